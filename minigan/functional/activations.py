@@ -1,0 +1,131 @@
+"""Activations and dropout: elementwise, each derivative written beside its forward.
+
+The masks and outputs that backward needs are kept from forward, so backward is one
+multiplication -- and, being written with Tensor ops, differentiable itself.
+
+>>> import minigan
+>>> import minigan.functional as F
+>>> x = minigan.tensor([-1.0, 2.0], requires_grad=True)
+>>> F.leaky_relu(x).data.tolist()           # Keras 2 default alpha = 0.3
+[-0.30000001192092896, 2.0]
+"""
+
+from .. import random
+from ..backend import get_array_module
+from ..tensor import Function, Tensor, as_tensor
+from .arithmetic import require_float
+
+
+class LeakyReLU(Function):
+    """y = x if x > 0 else alpha * x        dy/dx = 1 if x > 0 else alpha
+
+    Keras 2 used alpha = 0.3 by default; the book relies on it (Keras 3 and PyTorch use 0.2 / 0.01).
+    """
+
+    def forward(self, x, alpha):
+        require_float("leaky_relu", x)
+        xp = get_array_module(x)
+        self.slope = xp.where(x > 0, x.dtype.type(1), x.dtype.type(alpha))  # dy/dx, kept for backward
+        return x * self.slope
+
+    def backward(self, gy):
+        return gy * Tensor(self.slope)
+
+
+class ReLU(Function):
+    """y = max(x, 0)        dy/dx = 1 if x > 0 else 0"""
+
+    def forward(self, x):
+        require_float("relu", x)
+        self.positive = (x > 0).astype(x.dtype)
+        return x * self.positive
+
+    def backward(self, gy):
+        return gy * Tensor(self.positive)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e^-x)   dy/dx = y (1 - y)
+
+    Computed as (tanh(x/2) + 1) / 2, which never overflows for large |x|.
+    """
+
+    def forward(self, x):
+        require_float("sigmoid", x)
+        xp = get_array_module(x)
+        half = x.dtype.type(0.5)
+        return xp.tanh(x * half) * half + half
+
+    def backward(self, gy):
+        y = self.outputs[0]()
+        return gy * y * (1 - y)
+
+
+class Tanh(Function):
+    """y = tanh x           dy/dx = 1 - y^2"""
+
+    def forward(self, x):
+        require_float("tanh", x)
+        return get_array_module(x).tanh(x)
+
+    def backward(self, gy):
+        y = self.outputs[0]()
+        return gy * (1 - y * y)
+
+
+def leaky_relu(x, alpha=0.3):
+    return LeakyReLU()(x, alpha=alpha)
+
+
+def relu(x):
+    return ReLU()(x)
+
+
+def sigmoid(x):
+    return Sigmoid()(x)
+
+
+def tanh(x):
+    return Tanh()(x)
+
+
+def linear(x):
+    """The identity, for ``activation=None``."""
+    return as_tensor(x)
+
+
+ACTIVATIONS = {"linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh, "leaky_relu": leaky_relu}
+
+
+def get_activation(name):
+    """The activation function called ``name`` (None means linear); a clear error lists the valid names."""
+    if name is None:
+        return linear
+    if callable(name):
+        return name
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)} or None")
+    return ACTIVATIONS[name]
+
+
+def dropout(x, rate, training=False):
+    """Inverted dropout: while training, zero each element with probability ``rate`` and scale the
+    survivors by 1 / (1 - rate), so that the expected value is unchanged and inference is the identity.
+
+    y = x * mask / (1 - rate),  mask ~ Bernoulli(1 - rate)      dy/dx = mask / (1 - rate)
+
+    >>> import minigan, minigan.functional as F
+    >>> x = minigan.tensor([1.0, 2.0, 3.0])
+    >>> F.dropout(x, 0.5, training=False) is x   # inference: nothing happens
+    True
+    """
+    x = as_tensor(x)
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"dropout: rate must be in [0, 1), got {rate}")
+    if not training or rate == 0.0:
+        return x
+    keep = 1.0 - rate
+    mask = random.bernoulli_mask(x.shape, keep, dtype=x.dtype)
+    mask *= x.dtype.type(1.0 / keep)
+    xp = get_array_module(x.data)
+    return x * Tensor(xp.asarray(mask))
