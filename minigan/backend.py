@@ -104,7 +104,10 @@ def array_module():
 
 
 def is_cupy_array(a):
-    return _cupy is not None and isinstance(a, _cupy.ndarray)
+    """True for a CuPy array, even before minigan itself has imported CuPy."""
+    if _cupy is not None:
+        return isinstance(a, _cupy.ndarray)
+    return type(a).__module__.partition(".")[0] == "cupy" and hasattr(a, "get")
 
 
 def get_array_module(*arrays):
@@ -118,10 +121,10 @@ def get_array_module(*arrays):
     """
     found = None
     for a in arrays:
-        if is_cupy_array(a):
-            kind = "cupy"
-        elif isinstance(a, (numpy.ndarray, numpy.generic)):
+        if isinstance(a, (numpy.ndarray, numpy.generic)):
             kind = "numpy"
+        elif is_cupy_array(a):
+            kind = "cupy"
         else:
             continue
         if found is not None and kind != found:
@@ -130,7 +133,9 @@ def get_array_module(*arrays):
                 "move them to one backend first, e.g. with minigan.backend.asarray(...) or minigan.to_numpy(...)"
             )
         found = kind
-    return _cupy if found == "cupy" else numpy
+    if found == "cupy":
+        return _cupy if _cupy is not None else _import_cupy()
+    return numpy
 
 
 def asarray(data, dtype=None):

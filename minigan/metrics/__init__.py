@@ -1,0 +1,21 @@
+"""Measuring a generator: how close its images are to real ones, and whether it copies or collapses.
+
+* ``sliced_wasserstein(images, reference)`` -- patch statistics at two scales (Karras et al. 2018),
+  lower is better; see ``swd.py``.
+* ``copy_check(generated, train, test)`` -- nearest-neighbour test for memorised training images and for
+  mode collapse; see ``copycheck.py``.
+
+Both take uint8 image sets (N, H, W, 3) on NumPy or CuPy. ``docs/quality.md`` explains how to read them.
+
+>>> from minigan.metrics import sliced_wasserstein, copy_check
+>>> import minigan.backend
+>>> images = minigan.backend.numpy.zeros((4, 32, 32, 3), dtype="uint8")
+>>> sliced_wasserstein(images, images).mean
+0.0
+"""
+
+from .copycheck import CopyCheckResult, copy_check, mann_whitney_z, nearest_neighbour_distances
+from .swd import SWDResult, laplacian_pyramid, sliced_wasserstein
+
+__all__ = ["sliced_wasserstein", "SWDResult", "laplacian_pyramid",
+           "copy_check", "CopyCheckResult", "nearest_neighbour_distances", "mann_whitney_z"]
