@@ -1,0 +1,16 @@
+"""minigan.functional: every differentiable op, one file per family.
+
+    arithmetic.py   + - * / @ ** exp log maximum clip reshape transpose sum mean (broadcasting)
+    activations.py  leaky_relu relu sigmoid tanh dropout
+    linear.py       dense
+    conv.py         conv2d conv2d_transpose (im2col.py: the column matrix and its adjoint)
+    losses.py       binary_crossentropy
+"""
+
+from .activations import dropout, get_activation, leaky_relu, relu, sigmoid, tanh
+from .arithmetic import (add, astype, broadcast_to, clip, div, exp, flatten, log, matmul, maximum, mean, mul,
+                         neg, power, reshape, sub, sum, sum_to, transpose)
+from .conv import conv2d, conv2d_transpose
+from .im2col import conv_output_length, conv_transpose_output_length, same_padding
+from .linear import dense
+from .losses import binary_crossentropy
