@@ -28,10 +28,10 @@ both shapes, and the model is left untouched.
 """
 
 import os
-import tempfile
 import zipfile
 
 from . import backend
+from .atomic import atomic_path
 from .backend import numpy as host_numpy
 
 
@@ -39,18 +39,9 @@ def save_weights(model, filepath):
     """Write ``model``'s weights (layer order) to ``filepath`` atomically, as an npz keyed by weight name."""
     filepath = os.fspath(filepath)
     arrays = {w.name: backend.to_numpy(w.data) for w in model.all_weights()}
-    directory = os.path.dirname(os.path.abspath(filepath))
-    descriptor, temporary = tempfile.mkstemp(prefix=".minigan-weights-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
+    with atomic_path(filepath, suffix=".npz") as temporary:
+        with open(temporary, "wb") as file:  # a file object: numpy.savez(name) would append ".npz"
             host_numpy.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, filepath)  # atomic on POSIX and Windows
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def read_weights(filepath):

@@ -5,9 +5,7 @@ A page's blocks run in a temporary directory with MINIGAN_DATA pointing at the r
 Mark a block that must not run (a shell command, a long training run) with ```text or ```bash.
 """
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 

@@ -27,6 +27,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
+from ..atomic import atomic_path  # noqa: F401  (re-exported: datasets writes through it)
 from ..backend import numpy as np
 
 
@@ -57,33 +58,6 @@ def cache_dir():
 # ---------------------------------------------------------------------------------------------------
 # Atomic writes
 # ---------------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def atomic_path(path, suffix=""):
-    """Yield a temporary path beside ``path``; on success rename it onto ``path``, on error delete it.
-
-    The temporary name starts with a dot and ends with ``suffix`` (e.g. ".png", so that a library that
-    guesses the format from the name still guesses right).
-
-    >>> import tempfile
-    >>> target = Path(tempfile.mkdtemp()) / "hello.txt"
-    >>> with atomic_path(target) as tmp:
-    ...     _ = tmp.write_text("hi")
-    >>> target.read_text()
-    'hi'
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix + ".part")
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def atomic_directory(path):
     """Like ``atomic_path`` for a folder: fill the yielded temporary folder, it is renamed onto ``path``."""
     return _AtomicDirectory(Path(path))

@@ -21,11 +21,11 @@ gives (tanh: -1..1). Two ways across:
 """
 
 import io
-import os
 from pathlib import Path
 
 from PIL import Image
 
+from ..atomic import atomic_path
 from ..backend import numpy as np
 from ..backend import to_numpy
 
@@ -139,17 +139,8 @@ def save_img(path, x, data_format=None, file_format=None, scale=True, **params):
 
 def _atomic_save(img, path, fmt, params):
     """Write to a temporary file beside ``path`` (same suffix, so Pillow guesses the same format), rename."""
-    import tempfile  # local: only the save path needs it
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        img.save(tmp, format=fmt, **params)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        img.save(tmp, format=fmt or Image.registered_extensions().get(path.suffix.lower()), **params)
 
 
 # ---------------------------------------------------------------------------------------------------

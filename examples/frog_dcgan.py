@@ -1,0 +1,441 @@
+"""The DCGAN of *Deep Learning with Python* (Chollet), section 8.5, trained on CIFAR-10 frogs with minigan.
+
+It reads as the book's listing does -- generator, discriminator, adversarial network, training loop --
+plus what a run of hours needs: checkpoints that resume bit for bit, a log, pictures along the way.
+``docs/gan.md`` walks through the loop; ``python examples/frog_dcgan.py --help`` lists the flags.
+
+    python examples/frog_dcgan.py --out runs/frogs                    # the book: 10,000 steps of batch 20
+    python examples/frog_dcgan.py --out runs/frogs --resume           # continue after a stop or Ctrl-C
+    python examples/frog_dcgan.py --out /tmp/try --dry-run            # 3 steps on random pixels, no data
+    python examples/frog_dcgan.py --out runs/gpu --backend cupy --fix-range
+
+What lands in --out at every save (after steps 0, 100, 200, ... and the last; docs/gan.md has the details):
+grid_000100.png (G on 64 fixed latent vectors: a timeline), the book's generated_frog_100.png and
+real_frog_100.png, loss_curve.png, log.jsonl (a line per step) and checkpoint.npz; real_grid.png once.
+
+Exit status: 0 done, 1 a loss became NaN/inf or a file is wrong, 2 bad arguments or a config clash,
+130 stopped by Ctrl-C (after saving a checkpoint at the last finished step).
+"""
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+import minigan
+from minigan import layers, training
+from minigan.datasets import cifar10
+from minigan.preprocessing import image
+
+# The whole model in one table. The book's numbers are the "book" preset; another preset (smaller, for a
+# CPU) is one more entry with the same keys. Flags (--batch-size, --latent-dim, --fix-range) override.
+PRESETS = {
+    "book": {
+        "latent_dim": 32,
+        "batch_size": 20,
+        "generator": {"seed_filters": 128, "filters": 256},       # Dense -> 16x16x128, then 256-filter convs
+        "discriminator": {"filters": 128, "dropout": 0.4},
+        "d_optimizer": {"name": "RMSprop", "lr": 0.0008, "clipvalue": 1.0, "decay": 1e-8},
+        "a_optimizer": {"name": "RMSprop", "lr": 0.0004, "clipvalue": 1.0, "decay": 1e-8},
+        "fix_range": False,                                          # the book keeps real images in [0, 1]
+    },
+}
+height, width, channels = 32, 32, 3
+GRID_UPSCALE = 2  # grid pictures: each pixel drawn 2 x 2
+
+
+# --------------------------------------------------------------------------------------------------
+# GAN generator network: a latent vector (latent_dim,) -> an image (32, 32, 3) in [-1, 1] (tanh)
+# --------------------------------------------------------------------------------------------------
+def build_generator(latent_dim, seed_filters, filters):
+    generator_input = minigan.Input(shape=(latent_dim,))
+
+    # Transform the input into a 16x16, 128-channel feature map
+    x = layers.Dense(seed_filters * 16 * 16)(generator_input)
+    x = layers.LeakyReLU()(x)
+    x = layers.Reshape((16, 16, seed_filters))(x)
+
+    x = layers.Conv2D(filters, 5, padding="same")(x)
+    x = layers.LeakyReLU()(x)
+
+    # Upsample to 32x32
+    x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same")(x)
+    x = layers.LeakyReLU()(x)
+
+    x = layers.Conv2D(filters, 5, padding="same")(x)
+    x = layers.LeakyReLU()(x)
+    x = layers.Conv2D(filters, 5, padding="same")(x)
+    x = layers.LeakyReLU()(x)
+
+    # Produce a 32x32, 3-channel feature map (the shape of a CIFAR-10 image)
+    x = layers.Conv2D(channels, 7, activation="tanh", padding="same")(x)
+    return minigan.models.Model(generator_input, x, name="generator")
+
+
+# --------------------------------------------------------------------------------------------------
+# GAN discriminator network: an image (32, 32, 3) -> the probability that it is *fake* (label 1)
+# --------------------------------------------------------------------------------------------------
+def build_discriminator(filters, dropout):
+    discriminator_input = layers.Input(shape=(height, width, channels))
+
+    x = layers.Conv2D(filters, 3)(discriminator_input)
+    x = layers.LeakyReLU()(x)
+    x = layers.Conv2D(filters, 4, strides=2)(x)
+    x = layers.LeakyReLU()(x)
+    x = layers.Conv2D(filters, 4, strides=2)(x)
+    x = layers.LeakyReLU()(x)
+    x = layers.Conv2D(filters, 4, strides=2)(x)
+    x = layers.LeakyReLU()(x)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(dropout)(x)
+
+    x = layers.Dense(1, activation="sigmoid")(x)
+    return minigan.models.Model(discriminator_input, x, name="discriminator")
+
+
+def make_optimizer(spec):
+    """``{"name": "RMSprop", "lr": 0.0008, ...}`` -> ``minigan.optimizers.RMSprop(lr=0.0008, ...)``."""
+    kwargs = {key: value for key, value in spec.items() if key != "name"}
+    return getattr(minigan.optimizers, spec["name"])(**kwargs)
+
+
+# --------------------------------------------------------------------------------------------------
+# Adversarial network: gan(z) = discriminator(generator(z)), training only the generator
+# --------------------------------------------------------------------------------------------------
+def build_models(config):
+    layers.clear_session()  # layer names (and so checkpoint keys) the same in every run: dense, conv2d, ...
+    generator = build_generator(config["latent_dim"], **config["generator"])
+    discriminator = build_discriminator(**config["discriminator"])
+    discriminator.compile(optimizer=make_optimizer(config["d_optimizer"]), loss="binary_crossentropy")
+
+    # Keras 2 semantics: trainable is read at compile() time. The discriminator was compiled above with
+    # its weights trainable, so discriminator.train_on_batch still trains them; the gan, compiled below,
+    # sees them frozen, so gan.train_on_batch trains the generator only.
+    discriminator.trainable = False
+    gan_input = minigan.Input(shape=(config["latent_dim"],))
+    gan_output = discriminator(generator(gan_input))
+    gan = minigan.models.Model(gan_input, gan_output, name="gan")
+    gan.compile(optimizer=make_optimizer(config["a_optimizer"]), loss="binary_crossentropy")
+    return generator, discriminator, gan
+
+
+# --------------------------------------------------------------------------------------------------
+# Training the GAN
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class Run:
+    """Everything the loop changes, and so everything a checkpoint holds."""
+    config: dict
+    out: Path
+    generator: object
+    discriminator: object
+    gan: object
+    x_train: object        # (N, 32, 32, 3) float32 on the backend, in [0, 1] (or [-1, 1] with fix_range)
+    fixed_noise: object    # (grid**2, latent_dim): the same latent vectors for every grid picture
+    step: int = 0          # steps finished so far = the number of the next step
+    cursor: int = 0        # index of the next batch's first real image
+
+
+def train_step(run, real_images):
+    """One step of the book's loop. Returns (d_loss, a_loss, generated images, D's outputs on the batch)."""
+    batch_size, latent_dim = len(real_images), run.config["latent_dim"]
+    xp = minigan.backend.array_module()
+
+    # Sample random points in the latent space (float32; the book's np.random.normal gives float64)
+    random_latent_vectors = minigan.random.normal((batch_size, latent_dim))
+    # Decode them to fake images
+    generated_images = minigan.backend.asarray(run.generator.predict(random_latent_vectors))
+
+    # Combine fake and real images, with labels: fake 1, real 0 (the book's convention), plus noise
+    combined_images = xp.concatenate([generated_images, real_images])
+    labels = xp.concatenate([xp.ones((batch_size, 1), "float32"), xp.zeros((batch_size, 1), "float32")])
+    labels += 0.05 * minigan.random.uniform(labels.shape)
+
+    # What D makes of this batch before learning from it (no dropout): logged as D(G(z)) and D(x)
+    predictions = run.discriminator.predict(combined_images)
+    # Train the discriminator
+    d_loss = run.discriminator.train_on_batch(combined_images, labels)
+
+    # Sample random points in the latent space, and claim that all of them are real images (label 0)
+    random_latent_vectors = minigan.random.normal((batch_size, latent_dim))
+    misleading_targets = xp.zeros((batch_size, 1), "float32")
+    # Train the generator through the gan model (the discriminator is frozen there)
+    a_loss = run.gan.train_on_batch(random_latent_vectors, misleading_targets)
+    return float(d_loss), float(a_loss), generated_images, minigan.to_numpy(predictions)
+
+
+def train(run, iterations, save_every, callbacks=()):
+    """Run steps ``run.step .. iterations - 1``; returns the exit status (0 done, 130 Ctrl-C)."""
+    batch_size = run.config["batch_size"]
+    d_optimizer, a_optimizer = run.discriminator.optimizer, run.gan.optimizer
+    bar = tqdm(total=iterations, initial=run.step, unit="step", desc="frog_dcgan", dynamic_ncols=True)
+    in_step, pending = False, None
+    saved_at = run.step - 1 if run.step > 0 else None  # the step of the checkpoint on disk, if any
+    try:
+        with training.StopAtBoundary() as stop, bar:
+            for step in range(run.step, iterations):
+                start_time = time.perf_counter()
+                in_step = True
+                # Pick real images: consecutive batches, back to 0 when a whole batch no longer fits
+                start = run.cursor
+                real_images = run.x_train[start: start + batch_size]
+                d_loss, a_loss, generated_images, predictions = train_step(run, real_images)
+                run.cursor = start + batch_size
+                if run.cursor > len(run.x_train) - batch_size:
+                    run.cursor = 0
+                minigan.backend.synchronize()
+                run.step, in_step = step + 1, False
+
+                pending = {
+                    "step": step, "d_loss": d_loss, "a_loss": a_loss,
+                    "d_x": float(predictions[batch_size:].mean()),        # D(x): real images (label 0)
+                    "d_g_z": float(predictions[:batch_size].mean()),      # D(G(z)): fakes (label 1)
+                    "d_lr": decayed_lr(d_optimizer), "a_lr": decayed_lr(a_optimizer),
+                    "d_clipped": d_optimizer.last_clipped_fraction, "a_clipped": a_optimizer.last_clipped_fraction,
+                    "time": time.perf_counter() - start_time, "cursor": start,
+                }
+                for callback in callbacks:  # e.g. an evaluation every N steps, adding keys to the record
+                    callback(run, step, pending)
+                training.write_log_line(run.out / "log.jsonl", pending)
+                pending = None
+                if not (math.isfinite(d_loss) and math.isfinite(a_loss)):
+                    raise NonFiniteLossError(step, d_loss, a_loss, saved_at)
+                bar.set_postfix(d_loss=f"{d_loss:.4f}", a_loss=f"{a_loss:.4f}", refresh=False)
+                bar.update(1)
+
+                if step % save_every == 0 or step == iterations - 1:
+                    save_outputs(run, step, generated_images, real_images)
+                    saved_at = step
+                    bar.write(f"step {step}: discriminator loss: {d_loss}, adversarial loss: {a_loss}")
+                if stop.requested:
+                    raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        if in_step:  # a second Ctrl-C in the middle of a step: its state is half-updated, do not save it
+            kept = f"the checkpoint of step {saved_at} stays" if saved_at is not None else "no checkpoint exists"
+            print(f"\ninterrupted inside step {run.step}; nothing saved, {kept}", file=sys.stderr)
+            return 130
+        if pending is not None:  # the step finished but its log line was not written yet
+            training.write_log_line(run.out / "log.jsonl", pending)
+        if saved_at != run.step - 1:
+            save_checkpoint(run)
+        print(f"\nstopped: checkpoint saved after step {run.step - 1}; continue with --resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+def decayed_lr(optimizer):
+    """The learning rate the last update used: lr / (1 + decay * iterations), Keras 2's time decay."""
+    return optimizer.learning_rate / (1.0 + optimizer.decay * max(optimizer.iterations - 1, 0))
+
+
+class NonFiniteLossError(FloatingPointError):
+    def __init__(self, step, d_loss, a_loss, saved_at):
+        kept = f"the checkpoint of step {saved_at} is kept" if saved_at is not None else "no checkpoint was written"
+        super().__init__(f"step {step}: a loss is not finite (discriminator {d_loss}, adversarial {a_loss}); "
+                         f"stopping without saving: {kept}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Saving: pictures, the loss curve, the checkpoint
+# --------------------------------------------------------------------------------------------------
+def value_range(config):
+    return (-1.0, 1.0) if config["fix_range"] else (0.0, 1.0)
+
+
+def save_outputs(run, step, generated_images, real_images):
+    low, high = value_range(run.config)
+    name = cifar10.CLASS_NAMES[run.config["class"]]
+    grid = run.generator.predict(run.fixed_noise)
+    image.save_grid(run.out / f"grid_{step:06d}.png", grid, value_range=(low, high), upscale=GRID_UPSCALE)
+    # The book's two pictures: values taken as pixels, *255 (so with fix_range, first mapped to [0, 1])
+    for kind, x in (("generated", generated_images[0]), ("real", real_images[0])):
+        x = (minigan.to_numpy(x) - low) / (high - low)
+        image.save_img(run.out / f"{kind}_{name}_{step}.png", x * 255.0, scale=False)
+    plot_log(run)
+    save_checkpoint(run)  # last: a checkpoint on disk means everything before it is there too
+
+
+def plot_log(run):
+    records = training.read_log(run.out / "log.jsonl")
+    if not records:
+        return
+    series = lambda key: [r.get(key) for r in records]
+    training.plot_curves(run.out / "loss_curve.png", series("step"), [
+        ("losses (binary cross-entropy)", {"d_loss": series("d_loss"), "a_loss": series("a_loss")}, None),
+        ("discriminator outputs: P(fake); healthy runs hover near 0.5",
+         {"D(x) real": series("d_x"), "D(G(z)) fake": series("d_g_z")}, (0.0, 1.0)),
+    ], title=f"{run.out.name}: step {records[-1]['step']}")
+
+
+def save_checkpoint(run):
+    state = {
+        "generator": training.model_weights(run.generator),
+        "discriminator": training.model_weights(run.discriminator),
+        "d_optimizer": run.discriminator.optimizer.get_state(),
+        "a_optimizer": run.gan.optimizer.get_state(),
+        "step": run.step, "cursor": run.cursor,
+        "random_state": minigan.random.get_state(),
+        "fixed_noise": run.fixed_noise,
+        "config": json.dumps(run.config, sort_keys=True),
+    }
+    training.save_checkpoint(run.out / "checkpoint.npz", training.flatten(state))
+
+
+def restore(run, flat, path):
+    """Put a checkpoint's state into ``run`` (models built and compiled already)."""
+    training.set_model_weights(run.generator, training.section(flat, "generator"), path)
+    training.set_model_weights(run.discriminator, training.section(flat, "discriminator"), path)
+    run.discriminator.optimizer.set_state(training.section(flat, "d_optimizer"))
+    run.gan.optimizer.set_state(training.section(flat, "a_optimizer"))
+    run.step, run.cursor = int(flat["step"]), int(flat["cursor"])
+    if run.cursor > len(run.x_train) - run.config["batch_size"]:
+        run.cursor = 0  # --force with another batch size or data set
+    run.fixed_noise = minigan.backend.asarray(flat["fixed_noise"])
+    minigan.random.set_state(training.as_str(flat["random_state"]))
+    if minigan.get_backend() == "cupy":  # CuPy's generator state cannot be saved: new numbers, not the same
+        minigan.random.seed(run.config["seed"] + run.step)
+        print("note: on CuPy the random state is not restored (reseeded with seed + step); the losses will "
+              "differ from an uninterrupted run", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------------------------------
+# Data, configuration, command line
+# --------------------------------------------------------------------------------------------------
+def load_images(config, data_path):
+    """The training images of one class as float32 on the backend, in [0, 1] ([-1, 1] with fix_range)."""
+    if config["data"] == "synthetic":  # --dry-run: random pixels, enough for a few batches
+        x = np.random.default_rng(config["seed"]).integers(0, 256, (8 * config["batch_size"], 32, 32, 3), np.uint8)
+    else:
+        x = cifar10.load_class(config["class"], path=data_path)
+    x = x.astype("float32") / 255.0
+    if config["fix_range"]:
+        x = x * 2.0 - 1.0  # match the generator's tanh output range
+    if len(x) < config["batch_size"]:
+        raise minigan.datasets.DatasetError(f"only {len(x)} training images of class {config['class']}, fewer "
+                                            f"than one batch of {config['batch_size']}")
+    return minigan.backend.asarray(x)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="frog_dcgan.py", description=__doc__.split("\n\n")[0],
+                                epilog="exit status: 0 done, 1 NaN/inf loss or bad data/checkpoint, 2 bad arguments "
+                                       "or config clash, 130 Ctrl-C (checkpoint saved)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="book", help="model and optimizer table (book)")
+    p.add_argument("--backend", choices=["numpy", "cupy"], default=minigan.get_backend(),
+                   help=f"array library ({minigan.get_backend()}; $MINIGAN_BACKEND sets the default)")
+    p.add_argument("--iterations", type=int, metavar="N",
+                   help="total steps of the run, also when resuming (10000; 3 with --dry-run)")
+    p.add_argument("--batch-size", type=int, metavar="N", help="images of each kind per step (preset: 20)")
+    p.add_argument("--latent-dim", type=int, metavar="N", help="length of a latent vector (preset: 32)")
+    p.add_argument("--class", dest="class_", type=class_arg, default="frog", metavar="NAME",
+                   help="CIFAR-10 class, a name or 0..9 (frog)")
+    p.add_argument("--data", metavar="PATH", help="CIFAR-10 folder or tarball ($MINIGAN_DATA, then the cache)")
+    p.add_argument("--out", type=Path, default=Path("runs/frogs"), metavar="DIR",
+                   help="folder for pictures, log and checkpoint (runs/frogs)")
+    p.add_argument("--seed", type=int, default=0, help="seed of minigan.random (0)")
+    p.add_argument("--save-every", type=int, default=100, metavar="N", help="save every N steps (100)")
+    p.add_argument("--grid", type=int, default=8, metavar="N", help="sample grids of N x N images (8)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out (a new run if there is none)")
+    p.add_argument("--dry-run", action="store_true", help="a few steps on random pixels: no dataset needed")
+    p.add_argument("--fix-range", action=argparse.BooleanOptionalAction, default=None,
+                   help="scale real images to [-1, 1] like the tanh output (preset: off, as the book)")
+    p.add_argument("--force", action="store_true", help="reuse an --out holding another (or a finished) run")
+    args = p.parse_args(argv)
+    if args.iterations is None:
+        args.iterations = 3 if args.dry_run else 10000
+    for name in ("iterations", "save_every", "grid", "batch_size", "latent_dim"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    return args
+
+
+def class_arg(text):
+    try:
+        return cifar10.class_index(int(text) if text.strip().isdigit() else text.strip())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def make_config(args):
+    """The settings that define a run; a run folder refuses to continue under different ones."""
+    config = json.loads(json.dumps(PRESETS[args.preset]))  # a deep copy
+    for key in ("batch_size", "latent_dim", "fix_range"):
+        if getattr(args, key) is not None:
+            config[key] = getattr(args, key)
+    config.update(preset=args.preset, backend=args.backend, seed=args.seed, grid=args.grid, **{"class": args.class_},
+                  data="synthetic" if args.dry_run else "cifar10")
+    return config
+
+
+def start_run(args, config):
+    """Build the models and either restore the checkpoint in --out or start afresh."""
+    out, path = args.out, args.out / "checkpoint.npz"
+    flat = training.load_checkpoint(path) if path.exists() else None
+    if flat is not None and not args.force:
+        saved = json.loads(training.as_str(flat["config"]))
+        training.check_config(saved, config, f"--out {out}")  # raises ConfigMismatchError naming the keys
+        if not args.resume:
+            raise training.ConfigMismatchError(
+                f"--out {out} already holds this run (at step {int(flat['step'])}); pass --resume to continue it, "
+                f"or --force to start over and overwrite it", [])
+    if flat is not None and args.force and not args.resume:
+        flat = None  # start over: the old log goes too
+        (out / "log.jsonl").unlink(missing_ok=True)
+    if args.resume and flat is None:
+        print(f"note: no checkpoint in {out}; starting a new run", file=sys.stderr)
+
+    minigan.set_backend(config["backend"])
+    minigan.random.seed(config["seed"])
+    generator, discriminator, gan = build_models(config)
+    run = Run(config, out, generator, discriminator, gan, load_images(config, args.data), fixed_noise=None)
+    if flat is not None:
+        restore(run, flat, path)
+        training.truncate_log(out / "log.jsonl", run.step)  # steps after the checkpoint will be redone
+    else:
+        run.fixed_noise = minigan.random.normal((config["grid"] ** 2, config["latent_dim"]))
+        (out / "log.jsonl").unlink(missing_ok=True)
+        low_high = value_range(config)
+        image.save_grid(out / "real_grid.png", run.x_train[: config["grid"] ** 2], value_range=low_high,
+                        upscale=GRID_UPSCALE)
+    return run
+
+
+def make_callbacks(args):
+    """Callbacks ``f(run, step, record)``, called after every finished step, before its log line is written.
+
+    They may add keys to ``record`` (an evaluation every N steps, say SWD from ``minigan.metrics`` on
+    ``run.generator``, belongs here, with its flag in ``parse_args``). The state is at a step boundary:
+    raising KeyboardInterrupt stops the run with a checkpoint. None are needed for the book's run.
+    """
+    return []
+
+
+def main(argv=None, callbacks=()):
+    """Train as the command line says; returns the exit status (0, 1, 2 or 130: see the module docstring)."""
+    args = parse_args(argv)
+    config = make_config(args)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        run = start_run(args, config)
+        if run.step >= args.iterations:
+            print(f"{args.out} is at step {run.step} already (--iterations {args.iterations}); nothing to do")
+            return 0
+        return train(run, args.iterations, args.save_every, [*make_callbacks(args), *callbacks])
+    except training.ConfigMismatchError as error:
+        print(f"frog_dcgan.py: error: {error}\nUse another --out, or --force to reuse this one.", file=sys.stderr)
+        return 2
+    except (NonFiniteLossError, training.CheckpointError, minigan.backend.BackendError,
+            minigan.datasets.DatasetError, minigan.datasets.DatasetNotFoundError) as error:
+        print(f"frog_dcgan.py: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""log.jsonl: one JSON object per line, one line per training step, appended as the run goes.
+
+Why JSON lines: a run that is killed halfway leaves every finished line readable (at worst the very last
+line is cut short, and ``read_log`` drops it), any tool reads it (``jq``, pandas' ``read_json(lines=True)``,
+a three-line Python loop), and adding a key later (a metric every N steps) breaks no reader.
+
+A NaN or inf value is written as ``null``: JSON has no NaN, and strict readers reject Python's ``NaN``.
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> path = Path(tempfile.mkdtemp()) / "log.jsonl"
+>>> for step, loss in enumerate([0.69, 0.71, float("nan")]):
+...     write_log_line(path, {"step": step, "d_loss": loss})
+>>> path.read_text().splitlines()[-1]
+'{"step": 2, "d_loss": null}'
+>>> truncate_log(path, 2)                    # keep steps 0 and 1, e.g. before resuming at step 2
+>>> [r["d_loss"] for r in read_log(path)]
+[0.69, 0.71]
+"""
+
+import json
+import math
+from pathlib import Path
+
+from ..atomic import atomic_path
+
+
+def _finite_or_none(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def encode(record):
+    """One JSON line (no newline) for ``record``; non-finite floats become null."""
+    return json.dumps({key: _finite_or_none(value) for key, value in record.items()}, allow_nan=False)
+
+
+def write_log_line(path, record):
+    """Append ``record`` as one line to ``path`` and flush it (the file is opened and closed each time)."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(encode(record) + "\n")
+
+
+def read_log(path):
+    """The records of ``path`` as a list of dicts; [] if there is no file.
+
+    A last line cut short by a crash is dropped; a damaged line elsewhere is an error naming the line.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            if number == len(lines):
+                break  # the line being written when the run was killed
+            raise ValueError(f"{path}, line {number}: not a JSON object ({error}): {line[:80]!r}") from None
+    return records
+
+
+def truncate_log(path, before_step):
+    """Keep only the records with ``step < before_step`` (rewritten atomically); no file, nothing to do.
+
+    A run resumed from a checkpoint at step s repeats the steps after s; their old lines must go, or the
+    log would hold two versions of the same steps.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    kept = [record for record in read_log(path) if record.get("step", -1) < before_step]
+    with atomic_path(path, suffix=".jsonl") as tmp:
+        tmp.write_text("".join(encode(record) + "\n" for record in kept), encoding="utf-8")
