@@ -320,9 +320,13 @@ def test_memory_stays_flat_as_the_batch_grows():
 # -- algorithms ---------------------------------------------------------------------------------
 def test_auto_picks_im2col_for_small_layers_and_fft_for_the_big_stride_1_ones():
     assert choose_algorithm((3, 3, 3, 8), (1, 1)) == "im2col"
+    assert choose_algorithm((3, 3, 3, 128), (1, 1), (30, 30)) == "im2col"  # the discriminator's first layer
     assert choose_algorithm((5, 5, 256, 256), (2, 2)) == "im2col"
-    assert choose_algorithm((5, 5, 256, 256), (1, 1)) == "fft"    # the generator's 5x5 layers
-    assert choose_algorithm((7, 7, 256, 3), (1, 1)) == "im2col"   # its last layer: too few channels
+    assert choose_algorithm((5, 5, 256, 256), (1, 1), (32, 32)) == "fft"  # the generator's 5x5 layers
+    assert choose_algorithm((5, 5, 128, 256), (1, 1), (16, 16)) == "fft"
+    assert choose_algorithm((7, 7, 256, 3), (1, 1), (32, 32)) == "fft"    # its last layer: 9-40x faster
+    assert choose_algorithm((1, 1, 256, 256), (1, 1), (32, 32)) == "im2col"
+    assert choose_algorithm((5, 5, 256, 256), (1, 1), (4, 4)) == "im2col"  # tiny maps: transforms dominate
 
 
 @pytest.mark.parametrize("op", [F.conv2d, F.conv2d_transpose])

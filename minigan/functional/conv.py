@@ -37,30 +37,39 @@ from ..backend import get_array_module
 from ..tensor import Function, as_tensor
 from .arithmetic import require_float, sum
 from .conv_fft import fft_conv2d_backward, fft_conv2d_forward
-from .im2col import (conv_forward, conv_input_grad, conv_kernel_grad, conv_pads,
+from .im2col import (conv_forward, conv_input_grad, conv_kernel_grad, conv_output_length, conv_pads,
                      conv_transpose_output_length)
 
 PADDINGS = ("valid", "same")
 ALGORITHMS = ("auto", "im2col", "fft")
 
 
-def choose_algorithm(kernel_shape, strides):
+def choose_algorithm(kernel_shape, strides, output_hw=None):
     """The algorithm "auto" uses: "fft" where it measured faster than im2col, else "im2col".
 
-    The FFT path (conv_fft.py) only does stride 1. Its cost grows with N*H*W*C*F per frequency but
-    not with KH*KW, while im2col's GEMM grows with KH*KW*C*F: FFT wins for big kernels over many
-    channels. For now: stride 1, KH*KW >= 25 (5x5 and up) and C*F >= 128*128. These thresholds
-    are a first guess to be tuned from the measurements in docs/benchmarks.md.
+    The FFT path (conv_fft.py) does stride 1 only. Per output pixel im2col's GEMM costs
+    KH*KW*C*F multiply-adds, while the FFT's per-frequency products cost about C*F (times a
+    constant) plus transforms that grow with C + F. So FFT wins when KH*KW*C*F / (C + F) is
+    large, and loses on tiny maps (the transforms' fixed cost) and on 1x1 kernels. The rule,
+    fitted to the measurements in docs/benchmarks.md (1 thread, batch 20):
 
-    >>> choose_algorithm((5, 5, 256, 256), (1, 1)), choose_algorithm((3, 3, 256, 256), (1, 1))
+        stride 1,  KH*KW >= 9,  OH*OW >= 64,  KH*KW*C*F / (C + F) >= 100
+
+    It sends all five of the book generator's stride-1 convolutions to FFT (5x5 128->256,
+    2 x 5x5 256->256, 7x7 256->3) and keeps the discriminator's 3x3 3->128 and every strided
+    convolution on im2col.
+
+    >>> choose_algorithm((5, 5, 256, 256), (1, 1), (32, 32)), choose_algorithm((3, 3, 3, 128), (1, 1), (30, 30))
     ('fft', 'im2col')
-    >>> choose_algorithm((5, 5, 256, 256), (2, 2))
-    'im2col'
+    >>> choose_algorithm((5, 5, 256, 256), (2, 2)), choose_algorithm((5, 5, 256, 256), (1, 1), (4, 4))
+    ('im2col', 'im2col')
     """
     kh, kw, c, f = kernel_shape
-    if tuple(strides) == (1, 1) and kh * kw >= 25 and c * f >= 128 * 128:
-        return "fft"
-    return "im2col"
+    if tuple(strides) != (1, 1) or kh * kw < 9:
+        return "im2col"
+    if output_hw is not None and output_hw[0] * output_hw[1] < 64:
+        return "im2col"
+    return "fft" if kh * kw * c * f / (c + f) >= 100 else "im2col"
 
 
 # -- where the FFT plugs in ------------------------------------------------------------------
@@ -233,11 +242,11 @@ def _column_cap(op, max_column_bytes):
     return max_column_bytes
 
 
-def _algorithm(op, algorithm, kernel_shape, strides):
+def _algorithm(op, algorithm, kernel_shape, strides, output_hw):
     if algorithm not in ALGORITHMS:
         raise ValueError(f"{op}: unknown algorithm {algorithm!r}; expected one of {ALGORITHMS}")
     if algorithm == "auto":
-        return choose_algorithm(kernel_shape, strides)
+        return choose_algorithm(kernel_shape, strides, output_hw)
     if algorithm == "fft" and strides != (1, 1):
         raise ValueError(f"{op}: algorithm='fft' needs strides 1, got {strides}; use 'im2col' or 'auto'")
     return algorithm
@@ -260,8 +269,9 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", algorithm="auto", m
     if padding == "valid" and (kh > h or kw > w):
         raise ValueError(f"{op}: the kernel ({kh}x{kw}) is larger than the input ({h}x{w}) with padding='valid'; "
                          f"use padding='same' or a smaller kernel (input {x.shape}, kernel {kernel.shape})")
-    algorithm = _algorithm(op, algorithm, kernel.shape, strides)
     pads = conv_pads((h, w), (kh, kw), strides, padding)
+    out_hw = tuple(conv_output_length(n, k, s, padding) for n, k, s in zip((h, w), (kh, kw), strides))
+    algorithm = _algorithm(op, algorithm, kernel.shape, strides, out_hw)
     inputs = (x, kernel) if bias is None else (x, kernel, bias)
     max_column_bytes = _column_cap(op, max_column_bytes)
     return Conv2D()(*inputs, strides=strides, pads=pads, algorithm=algorithm, max_column_bytes=max_column_bytes)
@@ -285,7 +295,8 @@ def conv2d_transpose(x, kernel, bias=None, strides=1, padding="valid", algorithm
     (h, w), (kh, kw) = x.shape[1:3], kernel.shape[:2]
     out_hw = tuple(conv_transpose_output_length(n, k, s, padding) for n, k, s in zip((h, w), (kh, kw), strides))
     pads = conv_pads(out_hw, (kh, kw), strides, padding)  # the pads of the conv2d it is the gradient of
-    algorithm = _algorithm(op, algorithm, kernel.shape, strides)
+    # As a stride-1 convolution the transpose maps x to out_hw with C_in -> C_out: the same cost rule.
+    algorithm = _algorithm(op, algorithm, kernel.shape[:2] + kernel.shape[2:][::-1], strides, out_hw)
     inputs = (x, kernel) if bias is None else (x, kernel, bias)
     max_column_bytes = _column_cap(op, max_column_bytes)
     return Conv2DTranspose()(*inputs, in_hw=out_hw, strides=strides, pads=pads, algorithm=algorithm,
