@@ -8,10 +8,13 @@ plus what a run of hours needs: checkpoints that resume bit for bit, a log, pict
     python examples/frog_dcgan.py --out runs/frogs --resume           # continue after a stop or Ctrl-C
     python examples/frog_dcgan.py --out /tmp/try --dry-run            # 3 steps on random pixels, no data
     python examples/frog_dcgan.py --out runs/gpu --backend cupy --fix-range
+    python examples/frog_dcgan.py --out runs/cpu --preset cpu --minutes 30 --eval-every 250   # docs/quality.md
 
 What lands in --out at every save (after steps 0, 100, 200, ... and the last; docs/gan.md has the details):
 grid_000100.png (G on 64 fixed latent vectors: a timeline), the book's generated_frog_100.png and
 real_frog_100.png, loss_curve.png, log.jsonl (a line per step) and checkpoint.npz; real_grid.png once.
+At every save the vital signs (minigan/training/vitals.py) check for a discriminator that wins outright,
+a collapsing grid and pixels outside the data range; alarms are printed and logged.
 
 Exit status: 0 done, 1 a loss became NaN/inf or a file is wrong, 2 bad arguments or a config clash,
 130 stopped by Ctrl-C (after saving a checkpoint at the last finished step).
@@ -29,12 +32,13 @@ import numpy as np
 from tqdm import tqdm
 
 import minigan
-from minigan import layers, training
+from minigan import layers, metrics, training
 from minigan.datasets import cifar10
 from minigan.preprocessing import image
 
-# The whole model in one table. The book's numbers are the "book" preset; another preset (smaller, for a
-# CPU) is one more entry with the same keys. Flags (--batch-size, --latent-dim, --fix-range) override.
+# The whole model in one table. The book's numbers are the "book" preset; "cpu" is the same network,
+# narrower, with DCGAN's Adam (Radford et al. 2016), chosen by measurement for 30 minutes on a 2-core
+# CPU (docs/quality.md). Flags (--batch-size, --latent-dim, --fix-range) override.
 PRESETS = {
     "book": {
         "latent_dim": 32,
@@ -44,6 +48,15 @@ PRESETS = {
         "d_optimizer": {"name": "RMSprop", "lr": 0.0008, "clipvalue": 1.0, "decay": 1e-8},
         "a_optimizer": {"name": "RMSprop", "lr": 0.0004, "clipvalue": 1.0, "decay": 1e-8},
         "fix_range": False,                                          # the book keeps real images in [0, 1]
+    },
+    "cpu": {
+        "latent_dim": 32,
+        "batch_size": 32,
+        "generator": {"seed_filters": 64, "filters": 64},
+        "discriminator": {"filters": 64, "dropout": 0.4},
+        "d_optimizer": {"name": "Adam", "lr": 0.0002, "beta_1": 0.5},
+        "a_optimizer": {"name": "Adam", "lr": 0.0002, "beta_1": 0.5},
+        "fix_range": True,
     },
 }
 height, width, channels = 32, 32, 3
@@ -170,10 +183,16 @@ def train_step(run, real_images):
     return float(d_loss), float(a_loss), generated_images, minigan.to_numpy(predictions)
 
 
-def train(run, iterations, save_every, callbacks=()):
-    """Run steps ``run.step .. iterations - 1``; returns the exit status (0 done, 130 Ctrl-C)."""
+def train(run, iterations, save_every, callbacks=(), minutes=None):
+    """Run steps ``run.step .. iterations - 1``, or until the steps have taken ``minutes`` in all (their
+    logged times, so saves and evaluations do not count, and a resumed run goes on counting); returns
+    the exit status (0 done, 130 Ctrl-C)."""
     batch_size = run.config["batch_size"]
     d_optimizer, a_optimizer = run.discriminator.optimizer, run.gan.optimizer
+    seconds = sum(r["time"] for r in training.read_log(run.out / "log.jsonl"))  # training time so far
+    if minutes is not None and seconds >= 60 * minutes:
+        print(f"{run.out} has trained for {seconds / 60:.1f} minutes already (--minutes {minutes}); nothing to do")
+        return 0
     bar = tqdm(total=iterations, initial=run.step, unit="step", desc="frog_dcgan", dynamic_ncols=True)
     in_step, pending = False, None
     saved_at = run.step - 1 if run.step > 0 else None  # the step of the checkpoint on disk, if any
@@ -191,6 +210,9 @@ def train(run, iterations, save_every, callbacks=()):
                     run.cursor = 0
                 minigan.backend.synchronize()
                 run.step, in_step = step + 1, False
+                step_time = time.perf_counter() - start_time
+                seconds += step_time
+                last = step == iterations - 1 or (minutes is not None and seconds >= 60 * minutes)
 
                 pending = {
                     "step": step, "d_loss": d_loss, "a_loss": a_loss,
@@ -198,7 +220,7 @@ def train(run, iterations, save_every, callbacks=()):
                     "d_g_z": float(predictions[:batch_size].mean()),      # D(G(z)): fakes (label 1)
                     "d_lr": decayed_lr(d_optimizer), "a_lr": decayed_lr(a_optimizer),
                     "d_clipped": d_optimizer.last_clipped_fraction, "a_clipped": a_optimizer.last_clipped_fraction,
-                    "time": time.perf_counter() - start_time, "cursor": start,
+                    "time": step_time, "cursor": start,
                 }
                 for callback in callbacks:  # e.g. an evaluation every N steps, adding keys to the record
                     callback(run, step, pending)
@@ -209,10 +231,14 @@ def train(run, iterations, save_every, callbacks=()):
                 bar.set_postfix(d_loss=f"{d_loss:.4f}", a_loss=f"{a_loss:.4f}", refresh=False)
                 bar.update(1)
 
-                if step % save_every == 0 or step == iterations - 1:
+                if step % save_every == 0 or last:
                     save_outputs(run, step, generated_images, real_images)
                     saved_at = step
                     bar.write(f"step {step}: discriminator loss: {d_loss}, adversarial loss: {a_loss}")
+                if last and step < iterations - 1:
+                    bar.write(f"--minutes {minutes}: stopped after step {step}, {seconds / 60:.2f} minutes of training "
+                              f"(checkpoint saved; a larger --minutes with --resume continues)")
+                    break
                 if stop.requested:
                     raise KeyboardInterrupt
     except KeyboardInterrupt:
@@ -263,14 +289,8 @@ def save_outputs(run, step, generated_images, real_images):
 
 def plot_log(run):
     records = training.read_log(run.out / "log.jsonl")
-    if not records:
-        return
-    series = lambda key: [r.get(key) for r in records]
-    training.plot_curves(run.out / "loss_curve.png", series("step"), [
-        ("losses (binary cross-entropy)", {"d_loss": series("d_loss"), "a_loss": series("a_loss")}, None),
-        ("discriminator outputs: P(fake); healthy runs hover near 0.5",
-         {"D(x) real": series("d_x"), "D(G(z)) fake": series("d_g_z")}, (0.0, 1.0)),
-    ], title=f"{run.out.name}: step {records[-1]['step']}")
+    if records:  # losses, D's outputs and, with --eval-every, SWD and g over the steps
+        training.plot_gan_log(run.out / "loss_curve.png", records, title=f"{run.out.name}: step {records[-1]['step']}")
 
 
 def save_checkpoint(run):
@@ -346,13 +366,27 @@ def parse_args(argv):
     p.add_argument("--fix-range", action=argparse.BooleanOptionalAction, default=None,
                    help="scale real images to [-1, 1] like the tanh output (preset: off, as the book)")
     p.add_argument("--force", action="store_true", help="reuse an --out holding another (or a finished) run")
+    p.add_argument("--minutes", type=float, metavar="M", help="stop (with a save) once the steps have taken M "
+                   "minutes in all, saves and evaluations not counted; --iterations still caps the steps")
+    p.add_argument("--eval-every", type=int, default=0, metavar="K",
+                   help="score G at steps 0, K, 2K, ...: SWD, g, copy check (0: never; needs the real data)")
+    p.add_argument("--eval-samples", type=int, default=500, metavar="N", help="images per evaluation (500)")
+    p.add_argument("--eval-patches", type=int, default=32, metavar="N", help="SWD patches per image (32)")
+    p.add_argument("--eval-floor-seeds", type=int, default=3, metavar="N", help="subsets for the SWD floor (3)")
     args = p.parse_args(argv)
     if args.iterations is None:
         args.iterations = 3 if args.dry_run else 10000
-    for name in ("iterations", "save_every", "grid", "batch_size", "latent_dim"):
+    for name in ("iterations", "save_every", "grid", "batch_size", "latent_dim", "eval_samples", "eval_patches",
+                 "eval_floor_seeds"):
         value = getattr(args, name)
         if value is not None and value < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.minutes is not None and not args.minutes > 0:
+        p.error(f"--minutes must be positive, got {args.minutes}")
+    if args.eval_every < 0:
+        p.error(f"--eval-every must be 0 (off) or positive, got {args.eval_every}")
+    if args.eval_every and args.dry_run:
+        p.error("--eval-every compares with real frogs: it cannot run with --dry-run")
     return args
 
 
@@ -410,11 +444,37 @@ def start_run(args, config):
 def make_callbacks(args):
     """Callbacks ``f(run, step, record)``, called after every finished step, before its log line is written.
 
-    They may add keys to ``record`` (an evaluation every N steps, say SWD from ``minigan.metrics`` on
-    ``run.generator``, belongs here, with its flag in ``parse_args``). The state is at a step boundary:
-    raising KeyboardInterrupt stops the run with a checkpoint. None are needed for the book's run.
+    They may add keys to ``record``. The state is at a step boundary: raising KeyboardInterrupt stops the
+    run with a checkpoint. Here: the vital signs at every save, and with --eval-every the SWD, g and copy
+    check every K steps (minigan/training/callbacks.py).
     """
-    return []
+    config = make_config(args)
+    low_high = value_range(config)
+    callbacks = [training.VitalSignsCallback(args.save_every, low_high, write=tqdm.write)]
+    if args.eval_every:
+        settings = dict(samples=args.eval_samples, patches_per_image=args.eval_patches,
+                        floor_seeds=args.eval_floor_seeds)
+        prepare = lambda run: make_evaluator(run.config, args.data, run.out / "eval_reference.json", **settings)
+        callbacks.append(training.EvaluationCallback(args.eval_every, prepare, config["latent_dim"], low_high,
+                                                     write=tqdm.write))
+    return callbacks
+
+
+def make_evaluator(config, data, cache, **settings):
+    """The real frogs, the SWD floor and the untrained generator's SWD (both kept in the JSON file ``cache``).
+
+    ``settings`` go to ``metrics.Evaluator`` (samples, patches_per_image, floor_seeds, seed); the untrained
+    generator is this run's architecture initialised with its seed. Also used by evaluate_frogs.py.
+    """
+    def fresh_generator():  # as the run's was at the start; the training noise stream is not touched
+        with minigan.random.scoped_seed(config["seed"]):
+            return build_generator(config["latent_dim"], **config["generator"])
+
+    frogs = lambda split: cifar10.load_class(config["class"], path=data, split=split)
+    evaluator = metrics.Evaluator(frogs("train"), frogs("test"), cache=cache, **settings)
+    untrained = evaluator.untrained(fresh_generator, config["latent_dim"], value_range(config),
+                                    key={key: config[key] for key in ("latent_dim", "generator", "fix_range", "seed")})
+    return evaluator, untrained
 
 
 def main(argv=None, callbacks=()):
@@ -427,7 +487,7 @@ def main(argv=None, callbacks=()):
         if run.step >= args.iterations:
             print(f"{args.out} is at step {run.step} already (--iterations {args.iterations}); nothing to do")
             return 0
-        return train(run, args.iterations, args.save_every, [*make_callbacks(args), *callbacks])
+        return train(run, args.iterations, args.save_every, [*make_callbacks(args), *callbacks], args.minutes)
     except training.ConfigMismatchError as error:
         print(f"frog_dcgan.py: error: {error}\nUse another --out, or --force to reuse this one.", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ from conftest import REPO, require_frogs
 
 EXAMPLE = REPO / "examples" / "frog_dcgan.py"
 LOG_KEYS = {"step", "d_loss", "a_loss", "d_x", "d_g_z", "d_lr", "a_lr", "d_clipped", "a_clipped", "time", "cursor"}
+VITAL_KEYS = {"alarms", "grid_diversity", "grid_out_of_range"}  # added at every save (tests/test_vitals.py)
 CHECKPOINT_KEYS = {"step", "cursor", "random_state", "fixed_noise", "config"}
 TINY = {
     "latent_dim": 8,
@@ -73,6 +74,19 @@ def test_book_preset_has_the_books_parameter_counts(frog):
     assert gan.output_shape == (None, 1)
 
 
+def test_cpu_preset_is_the_book_network_narrower(frog):
+    config = frog.make_config(frog.parse_args(["--dry-run", "--preset", "cpu"]))
+    generator, discriminator, gan = frog.build_models(config)
+    assert generator.count_params() == 923_075 and discriminator.count_params() == 198_849  # docs/quality.md
+    assert config["fix_range"] and config["batch_size"] == 32
+    assert config["d_optimizer"] == config["a_optimizer"] == {"name": "Adam", "lr": 0.0002, "beta_1": 0.5}
+    kinds = lambda model: [(type(layer).__name__, getattr(layer, "kernel_size", None), getattr(layer, "strides", None))
+                           for layer in model.layers]
+    book = frog.PRESETS["book"]
+    assert kinds(generator) == kinds(frog.build_generator(32, **book["generator"]))  # only the widths differ
+    assert kinds(discriminator) == kinds(frog.build_discriminator(**book["discriminator"]))
+
+
 def test_end_to_end_on_real_frogs_with_the_book_model(frog, tmp_path, monkeypatch):
     frogs = require_frogs()
     monkeypatch.delenv("MINIGAN_DATA", raising=False)
@@ -93,7 +107,8 @@ def test_end_to_end_on_real_frogs_with_the_book_model(frog, tmp_path, monkeypatc
     rows = records(out)
     assert [row["step"] for row in rows] == [0, 1]
     for row in rows:
-        assert set(row) == LOG_KEYS
+        assert set(row) == LOG_KEYS | VITAL_KEYS  # --save-every 1: every step is a save
+        assert row["alarms"] == []
         assert 0 <= row["d_x"] <= 1 and 0 <= row["d_g_z"] <= 1 and 0 <= row["d_clipped"] <= 1
         assert np.isfinite(row["d_loss"]) and np.isfinite(row["a_loss"])
     assert rows[0]["d_lr"] == 0.0008 and rows[1]["a_lr"] == pytest.approx(0.0004 / (1 + 1e-8))
@@ -245,3 +260,31 @@ def test_the_script_runs_from_the_command_line():
     for flag in ("--backend", "--iterations", "--batch-size", "--latent-dim", "--class", "--data", "--out",
                  "--seed", "--save-every", "--resume", "--dry-run", "--fix-range", "--force", "--preset"):
         assert flag in result.stdout
+
+
+# --------------------------------------------------------------------------------------------------
+# --minutes: a time limit that stops at a step boundary with a save
+# --------------------------------------------------------------------------------------------------
+def test_minutes_stops_cleanly_and_counts_on_when_resumed(frog, tmp_path, monkeypatch, capsys):
+    class Clock:  # every reading 30 s later than the one before: each step "takes" 30 s
+        now = 0.0
+
+        def perf_counter(self):
+            self.now += 30.0
+            return self.now
+
+    monkeypatch.setattr(frog, "time", Clock())
+    out = tmp_path / "run"
+    argv = ["--dry-run", "--preset", "test-tiny", "--out", str(out), "--iterations", "50", "--save-every", "100",
+            "--grid", "2"]
+    assert frog.main(argv + ["--minutes", "2"]) == 0                  # 4 steps of 30 s
+    assert "--minutes 2.0: stopped after step 3, 2.00 minutes of training" in capsys.readouterr().out
+    assert [row["step"] for row in records(out)] == [0, 1, 2, 3]
+    assert int(checkpoint(out)["step"]) == 4 and (out / "grid_000003.png").exists()   # saved where it stopped
+
+    assert frog.main(argv + ["--minutes", "2", "--resume"]) == 0      # the logged step times count
+    assert "trained for 2.0 minutes already" in capsys.readouterr().out
+    assert frog.main(argv + ["--minutes", "3", "--resume"]) == 0      # one more minute: 2 more steps
+    assert [row["step"] for row in records(out)] == [0, 1, 2, 3, 4, 5] and int(checkpoint(out)["step"]) == 6
+    assert frog.main(argv + ["--minutes", "100", "--resume", "--iterations", "7"]) == 0
+    assert int(checkpoint(out)["step"]) == 7                          # --iterations still caps the run

@@ -4,8 +4,10 @@
   lower is better; see ``swd.py``.
 * ``copy_check(generated, train, test)`` -- nearest-neighbour test for memorised training images and for
   mode collapse; see ``copycheck.py``.
+* ``Evaluator`` -- a generator's samples scored with both, SWD placed between the floor (real images)
+  and an untrained generator as g = (untrained - generated) / (untrained - floor); see ``evaluation.py``.
 
-Both take uint8 image sets (N, H, W, 3) on NumPy or CuPy. ``docs/quality.md`` explains how to read them.
+The metrics take uint8 image sets (N, H, W, 3) on NumPy or CuPy. ``docs/quality.md`` explains how to read them.
 
 >>> from minigan.metrics import sliced_wasserstein, copy_check
 >>> import minigan.backend
@@ -15,7 +17,9 @@ Both take uint8 image sets (N, H, W, 3) on NumPy or CuPy. ``docs/quality.md`` ex
 """
 
 from .copycheck import CopyCheckResult, copy_check, mann_whitney_z, nearest_neighbour_distances
+from .evaluation import Evaluator, g_score, sample_images, to_uint8
 from .swd import SWDResult, laplacian_pyramid, sliced_wasserstein
 
 __all__ = ["sliced_wasserstein", "SWDResult", "laplacian_pyramid",
-           "copy_check", "CopyCheckResult", "nearest_neighbour_distances", "mann_whitney_z"]
+           "copy_check", "CopyCheckResult", "nearest_neighbour_distances", "mann_whitney_z",
+           "Evaluator", "g_score", "sample_images", "to_uint8"]

@@ -109,6 +109,25 @@ def _draw_panel(draw, font, box, steps, title, series, y_range, x_range):
         draw.text((legend_x + 18, top + 11), name, fill=(0, 0, 0), font=font, anchor="lm")
         legend_x += 26 + int(draw.textlength(name, font=font))
 
+def plot_gan_log(path, records, title=None):
+    """The loss curve of a GAN run from its log records (``log.jsonl``): the losses, D's outputs and, when
+    some records hold an evaluation (``swd``, ``g``: ``--eval-every``), SWD with its floor and g."""
+    series = lambda key: [record.get(key) for record in records]
+    panels = [
+        ("losses (binary cross-entropy)", {"d_loss": series("d_loss"), "a_loss": series("a_loss")}, None),
+        ("discriminator outputs: P(fake); healthy runs hover near 0.5",
+         {"D(x) real": series("d_x"), "D(G(z)) fake": series("d_g_z")}, (0.0, 1.0)),
+    ]
+    g = [value for value in series("g") if value is not None]
+    if g:
+        panels += [("SWD x 1e3 of the samples against the test images (lower is better)",
+                    {"SWD": series("swd"), "floor (real images)": series("swd_floor"),
+                     "untrained": series("swd_untrained")}, None),
+                   ("g = (untrained - SWD) / (untrained - floor): 0 untrained, 1 as close as real images",
+                    {"g": series("g")}, (min(0.0, min(g)), 1.0))]
+    return plot_curves(path, series("step"), panels, size=(900, 310 * len(panels)), title=title)
+
+
 def plot_curves(path, steps, panels, size=(900, 620), title=None):
     """Draw ``panels`` over ``steps`` and save a PNG at ``path`` (atomically); returns the PIL image.
 
