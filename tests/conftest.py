@@ -22,3 +22,13 @@ def require_frogs():
     if not FROGS.is_dir():
         pytest.skip(f"real CIFAR-10 frogs not found at {FROGS} (they live in ../shared/data beside the repo)")
     return FROGS
+
+
+@pytest.fixture
+def fresh_names():
+    """Layer names restart at dense, dense_1, ... and the random stream at seed 0, for one test."""
+    import minigan
+    minigan.clear_session()
+    minigan.random.seed(0)
+    yield
+    minigan.clear_session()

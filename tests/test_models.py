@@ -8,12 +8,7 @@ import minigan.functional as F
 from minigan import layers, losses
 
 
-@pytest.fixture(autouse=True)
-def fresh_names():
-    minigan.clear_session()
-    minigan.random.seed(0)
-    yield
-    minigan.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_names")  # Keras names from dense, dense_1...; seed 0
 
 
 def small_gan(latent=3, dropout=0.4):

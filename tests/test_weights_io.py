@@ -10,12 +10,7 @@ import minigan
 from minigan import layers, weights_io
 
 
-@pytest.fixture(autouse=True)
-def fresh_names():
-    minigan.clear_session()
-    minigan.random.seed(0)
-    yield
-    minigan.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_names")  # Keras names from dense, dense_1...; seed 0
 
 
 def classifier(width=4):
