@@ -7,6 +7,7 @@
     interrupt.py   Ctrl-C that stops at the next step boundary instead of in the middle of an update
     vitals.py      GAN vital signs at every save: D winning outright, a collapsing grid, G outside the data range
     callbacks.py   per-step callbacks of the loop: the vital signs, and an evaluation (SWD, g) every K steps
+    average.py     a running average of the generator's weights, to draw steadier pictures from
 
 ``examples/frog_dcgan.py`` uses them all; ``docs/gan.md`` shows them at work.
 """
@@ -19,8 +20,9 @@ from .log import read_log, truncate_log, write_log_line
 from .plot import plot_curves, plot_gan_log
 from .vitals import VitalSigns
 from .callbacks import EvaluationCallback, VitalSignsCallback
+from .average import WeightAverage
 
 __all__ = ["CheckpointError", "ConfigMismatchError", "check_config", "config_differences", "flatten",
            "section", "as_str", "model_weights", "set_model_weights", "load_checkpoint", "save_checkpoint", "StopAtBoundary", "read_log", "truncate_log",
            "write_log_line", "plot_curves", "plot_gan_log", "VitalSigns",
-           "VitalSignsCallback", "EvaluationCallback"]
+           "VitalSignsCallback", "EvaluationCallback", "WeightAverage"]
