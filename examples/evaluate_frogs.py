@@ -3,6 +3,7 @@
     python examples/evaluate_frogs.py runs/cpu/checkpoint.npz --json runs/cpu/eval.json
     python examples/evaluate_frogs.py generator.h5 --preset book      # weights from generator.save_weights
     python examples/evaluate_frogs.py runs/cpu/checkpoint.npz --samples 300 --patches-per-image 32   # quick
+    python examples/evaluate_frogs.py runs/cpu/checkpoint.npz --raw     # G's own weights, not their average
 
 It samples --samples images (1,000) and prints, as docs/quality.md explains:
 
@@ -12,6 +13,8 @@ It samples --samples images (1,000) and prints, as docs/quality.md explains:
     g               (untrained - generated) / (untrained - floor): 0 untrained, 1 as close as real frogs
     copy check      z < -3: copies of training frogs; diversity ratio < 0.5: collapse onto a few images
 
+A checkpoint of a run that kept a running average of G's weights (--average-decay) is scored with the
+average, as its grids are drawn; --raw scores the generator's own, last weights instead.
 The generator's tanh output is turned into pixels in the run's range: [-1, 1] -> 0..255 with fix_range,
 else the book's [0, 1] -> 0..255, negatives clipped to 0. The floor and the untrained SWD take a minute;
 they are kept in --cache (eval_reference.json beside the checkpoint) for the next call.
@@ -35,7 +38,8 @@ from minigan.datasets import cifar10  # noqa: E402
 
 
 def load_generator(path, args):
-    """The generator of a checkpoint (its config says the architecture) or of a weights file (--preset says)."""
+    """The generator of a checkpoint (its config says the architecture) or of a weights file (--preset says):
+    something with ``predict``, the generator itself or (a checkpoint's, unless --raw) its weight average."""
     flat = training.load_checkpoint(path)
     checkpoint = "config" in flat
     if checkpoint:
@@ -50,9 +54,13 @@ def load_generator(path, args):
     generator = frog_dcgan.build_generator(config["latent_dim"], **config["generator"])
     if checkpoint:
         training.set_model_weights(generator, training.section(flat, "generator"), path)
+        if config.get("average_decay") is not None and not args.raw:
+            average = training.WeightAverage(generator, config["average_decay"])
+            average.set_state(training.section(flat, "generator_average"), f"{path}: generator_average")
+            return average, config, step, "G's weight average"
     else:
         generator.load_weights(path)  # by name, else by position (Keras' rule); shapes checked
-    return generator, config, step
+    return generator, config, step, "G's own weights"
 
 
 def parse_args(argv):
@@ -66,13 +74,14 @@ def parse_args(argv):
     p.add_argument("--data", metavar="PATH", help="CIFAR-10 folder or tarball ($MINIGAN_DATA, then the cache)")
     p.add_argument("--cache", type=Path, metavar="PATH", help="floor and untrained SWD (eval_reference.json "
                    "beside the weights)")
+    p.add_argument("--raw", action="store_true", help="score G's own weights, not their running average")
     p.add_argument("--backend", choices=["numpy", "cupy"], default=minigan.get_backend(), help="array library")
     weights_only = p.add_argument_group("for a weights file (a checkpoint holds its own config)")
     weights_only.add_argument("--preset", choices=sorted(frog_dcgan.PRESETS), default="book", help="(book)")
     weights_only.add_argument("--fix-range", action=argparse.BooleanOptionalAction, default=None,
                               help="the generator was trained on [-1, 1] images (preset's value)")
     weights_only.add_argument("--latent-dim", type=int, metavar="N", help="(preset's value)")
-    weights_only.add_argument("--class", dest="class_", type=frog_dcgan.class_arg, default="frog", metavar="NAME")
+    weights_only.add_argument("--class", dest="class_", type=frog_dcgan.frog_cli.class_arg, default="frog", metavar="NAME")
     args = p.parse_args(argv)
     for name, least in (("samples", 2), ("patches_per_image", 1), ("floor_seeds", 1)):
         if getattr(args, name) < least:
@@ -93,7 +102,7 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         minigan.set_backend(args.backend)
-        generator, config, step = load_generator(args.weights, args)
+        generator, config, step, scored = load_generator(args.weights, args)
         cache = args.cache or args.weights.resolve().parent / "eval_reference.json"
         evaluator, untrained = frog_dcgan.make_evaluator(config, args.data, cache, samples=args.samples,
                                                          patches_per_image=args.patches_per_image,
@@ -103,10 +112,10 @@ def main(argv=None):
             minigan.backend.BackendError, ValueError) as error:
         print(f"evaluate_frogs.py: error: {error}", file=sys.stderr)
         return 1
-    report.update(weights=str(args.weights), step=step, config=config, backend=args.backend)
+    report.update(weights=str(args.weights), step=step, config=config, backend=args.backend, scored=scored)
     where = f" after {step} steps" if step is not None else ""
     print(f"{args.weights}{where} ({cifar10.CLASS_NAMES[config['class']]}, preset {config['preset']}, "
-          f"{'fix_range' if config['fix_range'] else 'range [0, 1]'})")
+          f"{'fix_range' if config['fix_range'] else 'range [0, 1]'}, {scored})")
     print(metrics.evaluation.format_report(report))
     if args.json:
         with atomic_path(args.json, suffix=".json") as tmp:

@@ -20,7 +20,6 @@ Exit status: 0 done, 1 a loss became NaN/inf or a file is wrong, 2 bad arguments
 130 stopped by Ctrl-C (after saving a checkpoint at the last finished step).
 """
 
-import argparse
 import json
 import math
 import sys
@@ -36,9 +35,13 @@ from minigan import layers, metrics, training
 from minigan.datasets import cifar10
 from minigan.preprocessing import image
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # frog_cli.py, beside this file
+import frog_cli  # noqa: E402  (the flags, and the config they make)
+
 # The whole model in one table. The book's numbers are the "book" preset; "cpu" is the same network,
-# narrower, with DCGAN's Adam (Radford et al. 2016), chosen by measurement for 30 minutes on a 2-core
-# CPU (docs/quality.md). Flags (--batch-size, --latent-dim, --fix-range) override.
+# narrower, with DCGAN's Adam (Radford et al. 2016) and mirrored real images, chosen by measurement for
+# 30 minutes on a 2-core CPU (docs/quality.md). Flags (--batch-size, --latent-dim, --fix-range,
+# --average-decay) override; an "average_decay" draws the grids from a running average of G's weights.
 PRESETS = {
     "book": {
         "latent_dim": 32,
@@ -57,6 +60,7 @@ PRESETS = {
         "d_optimizer": {"name": "Adam", "lr": 0.0002, "beta_1": 0.5},
         "a_optimizer": {"name": "Adam", "lr": 0.0002, "beta_1": 0.5},
         "fix_range": True,
+        "flip": True,  # real images mirrored left-right at random (no key: as they are)
     },
 }
 height, width, channels = 32, 32, 3
@@ -66,25 +70,27 @@ GRID_UPSCALE = 2  # grid pictures: each pixel drawn 2 x 2
 # --------------------------------------------------------------------------------------------------
 # GAN generator network: a latent vector (latent_dim,) -> an image (32, 32, 3) in [-1, 1] (tanh)
 # --------------------------------------------------------------------------------------------------
-def build_generator(latent_dim, seed_filters, filters):
+def build_generator(latent_dim, seed_filters, filters, seed_size=16, full_size_convs=2):
+    # The book (and both presets): seed_size 16, full_size_convs 2. seed_size 8 with full_size_convs 0
+    # moves the work to smaller maps (measured in docs/quality.md, section 4: faster, but checkerboards)
     generator_input = minigan.Input(shape=(latent_dim,))
 
     # Transform the input into a 16x16, 128-channel feature map
-    x = layers.Dense(seed_filters * 16 * 16)(generator_input)
+    x = layers.Dense(seed_filters * seed_size * seed_size)(generator_input)
     x = layers.LeakyReLU()(x)
-    x = layers.Reshape((16, 16, seed_filters))(x)
+    x = layers.Reshape((seed_size, seed_size, seed_filters))(x)
 
     x = layers.Conv2D(filters, 5, padding="same")(x)
     x = layers.LeakyReLU()(x)
 
-    # Upsample to 32x32
-    x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same")(x)
-    x = layers.LeakyReLU()(x)
+    # Upsample to 32x32 (from 16x16 once; from 8x8 twice)
+    for _ in range(int(math.log2(height // seed_size))):
+        x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same")(x)
+        x = layers.LeakyReLU()(x)
 
-    x = layers.Conv2D(filters, 5, padding="same")(x)
-    x = layers.LeakyReLU()(x)
-    x = layers.Conv2D(filters, 5, padding="same")(x)
-    x = layers.LeakyReLU()(x)
+    for _ in range(full_size_convs):
+        x = layers.Conv2D(filters, 5, padding="same")(x)
+        x = layers.LeakyReLU()(x)
 
     # Produce a 32x32, 3-channel feature map (the shape of a CIFAR-10 image)
     x = layers.Conv2D(channels, 7, activation="tanh", padding="same")(x)
@@ -153,6 +159,12 @@ class Run:
     fixed_noise: object    # (grid**2, latent_dim): the same latent vectors for every grid picture
     step: int = 0          # steps finished so far = the number of the next step
     cursor: int = 0        # index of the next batch's first real image
+    average: object = None  # training.WeightAverage of G's weights, with the config's average_decay
+
+    @property
+    def sampler(self):
+        """What the grids and scores are drawn from: G's weight average if the run keeps one, else G."""
+        return self.generator if self.average is None else self.average
 
 
 def train_step(run, real_images):
@@ -204,7 +216,11 @@ def train(run, iterations, save_every, callbacks=(), minutes=None):
                 # Pick real images: consecutive batches, back to 0 when a whole batch no longer fits
                 start = run.cursor
                 real_images = run.x_train[start: start + batch_size]
+                if run.config.get("flip"):  # mirror a random half of them: D sees twice the frogs
+                    real_images = random_flip(real_images)
                 d_loss, a_loss, generated_images, predictions = train_step(run, real_images)
+                if run.average is not None:
+                    run.average.update()
                 run.cursor = start + batch_size
                 if run.cursor > len(run.x_train) - batch_size:
                     run.cursor = 0
@@ -255,6 +271,13 @@ def train(run, iterations, save_every, callbacks=(), minutes=None):
     return 0
 
 
+def random_flip(images):
+    """Each image (N, H, W, C) mirrored left-right with probability 1/2 (a frog facing left is still a frog)."""
+    xp = minigan.backend.array_module()
+    flip = minigan.random.uniform((len(images), 1, 1, 1)) < 0.5
+    return xp.where(flip, images[:, :, ::-1], images)
+
+
 def decayed_lr(optimizer):
     """The learning rate the last update used: lr / (1 + decay * iterations), Keras 2's time decay."""
     return optimizer.learning_rate / (1.0 + optimizer.decay * max(optimizer.iterations - 1, 0))
@@ -277,7 +300,7 @@ def value_range(config):
 def save_outputs(run, step, generated_images, real_images):
     low, high = value_range(run.config)
     name = cifar10.CLASS_NAMES[run.config["class"]]
-    grid = run.generator.predict(run.fixed_noise)
+    grid = run.sampler.predict(run.fixed_noise)
     image.save_grid(run.out / f"grid_{step:06d}.png", grid, value_range=(low, high), upscale=GRID_UPSCALE)
     # The book's two pictures: values taken as pixels, *255 (so with fix_range, first mapped to [0, 1])
     for kind, x in (("generated", generated_images[0]), ("real", real_images[0])):
@@ -302,6 +325,7 @@ def save_checkpoint(run):
         "step": run.step, "cursor": run.cursor,
         "random_state": minigan.random.get_state(),
         "fixed_noise": run.fixed_noise,
+        **({} if run.average is None else {"generator_average": run.average.get_state()}),
         "config": json.dumps(run.config, sort_keys=True),
     }
     training.save_checkpoint(run.out / "checkpoint.npz", training.flatten(state))
@@ -312,6 +336,11 @@ def restore(run, flat, path):
     training.set_model_weights(run.generator, training.section(flat, "generator"), path)
     training.set_model_weights(run.discriminator, training.section(flat, "discriminator"), path)
     run.discriminator.optimizer.set_state(training.section(flat, "d_optimizer"))
+    if run.average is not None:
+        try:
+            run.average.set_state(training.section(flat, "generator_average"), f"{path}: generator_average")
+        except ValueError as error:
+            raise training.CheckpointError(str(error)) from None
     run.gan.optimizer.set_state(training.section(flat, "a_optimizer"))
     run.step, run.cursor = int(flat["step"]), int(flat["cursor"])
     if run.cursor > len(run.x_train) - run.config["batch_size"]:
@@ -342,72 +371,6 @@ def load_images(config, data_path):
     return minigan.backend.asarray(x)
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(prog="frog_dcgan.py", description=__doc__.split("\n\n")[0],
-                                epilog="exit status: 0 done, 1 NaN/inf loss or bad data/checkpoint, 2 bad arguments "
-                                       "or config clash, 130 Ctrl-C (checkpoint saved)")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="book", help="model and optimizer table (book)")
-    p.add_argument("--backend", choices=["numpy", "cupy"], default=minigan.get_backend(),
-                   help=f"array library ({minigan.get_backend()}; $MINIGAN_BACKEND sets the default)")
-    p.add_argument("--iterations", type=int, metavar="N",
-                   help="total steps of the run, also when resuming (10000; 3 with --dry-run)")
-    p.add_argument("--batch-size", type=int, metavar="N", help="images of each kind per step (preset: 20)")
-    p.add_argument("--latent-dim", type=int, metavar="N", help="length of a latent vector (preset: 32)")
-    p.add_argument("--class", dest="class_", type=class_arg, default="frog", metavar="NAME",
-                   help="CIFAR-10 class, a name or 0..9 (frog)")
-    p.add_argument("--data", metavar="PATH", help="CIFAR-10 folder or tarball ($MINIGAN_DATA, then the cache)")
-    p.add_argument("--out", type=Path, default=Path("runs/frogs"), metavar="DIR",
-                   help="folder for pictures, log and checkpoint (runs/frogs)")
-    p.add_argument("--seed", type=int, default=0, help="seed of minigan.random (0)")
-    p.add_argument("--save-every", type=int, default=100, metavar="N", help="save every N steps (100)")
-    p.add_argument("--grid", type=int, default=8, metavar="N", help="sample grids of N x N images (8)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out (a new run if there is none)")
-    p.add_argument("--dry-run", action="store_true", help="a few steps on random pixels: no dataset needed")
-    p.add_argument("--fix-range", action=argparse.BooleanOptionalAction, default=None,
-                   help="scale real images to [-1, 1] like the tanh output (preset: off, as the book)")
-    p.add_argument("--force", action="store_true", help="reuse an --out holding another (or a finished) run")
-    p.add_argument("--minutes", type=float, metavar="M", help="stop (with a save) once the steps have taken M "
-                   "minutes in all, saves and evaluations not counted; --iterations still caps the steps")
-    p.add_argument("--eval-every", type=int, default=0, metavar="K",
-                   help="score G at steps 0, K, 2K, ...: SWD, g, copy check (0: never; needs the real data)")
-    p.add_argument("--eval-samples", type=int, default=500, metavar="N", help="images per evaluation (500)")
-    p.add_argument("--eval-patches", type=int, default=32, metavar="N", help="SWD patches per image (32)")
-    p.add_argument("--eval-floor-seeds", type=int, default=3, metavar="N", help="subsets for the SWD floor (3)")
-    args = p.parse_args(argv)
-    if args.iterations is None:
-        args.iterations = 3 if args.dry_run else 10000
-    for name in ("iterations", "save_every", "grid", "batch_size", "latent_dim", "eval_samples", "eval_patches",
-                 "eval_floor_seeds"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            p.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-    if args.minutes is not None and not args.minutes > 0:
-        p.error(f"--minutes must be positive, got {args.minutes}")
-    if args.eval_every < 0:
-        p.error(f"--eval-every must be 0 (off) or positive, got {args.eval_every}")
-    if args.eval_every and args.dry_run:
-        p.error("--eval-every compares with real frogs: it cannot run with --dry-run")
-    return args
-
-
-def class_arg(text):
-    try:
-        return cifar10.class_index(int(text) if text.strip().isdigit() else text.strip())
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def make_config(args):
-    """The settings that define a run; a run folder refuses to continue under different ones."""
-    config = json.loads(json.dumps(PRESETS[args.preset]))  # a deep copy
-    for key in ("batch_size", "latent_dim", "fix_range"):
-        if getattr(args, key) is not None:
-            config[key] = getattr(args, key)
-    config.update(preset=args.preset, backend=args.backend, seed=args.seed, grid=args.grid, **{"class": args.class_},
-                  data="synthetic" if args.dry_run else "cifar10")
-    return config
-
-
 def start_run(args, config):
     """Build the models and either restore the checkpoint in --out or start afresh."""
     out, path = args.out, args.out / "checkpoint.npz"
@@ -429,6 +392,8 @@ def start_run(args, config):
     minigan.random.seed(config["seed"])
     generator, discriminator, gan = build_models(config)
     run = Run(config, out, generator, discriminator, gan, load_images(config, args.data), fixed_noise=None)
+    if config.get("average_decay") is not None:
+        run.average = training.WeightAverage(generator, config["average_decay"])
     if flat is not None:
         restore(run, flat, path)
         training.truncate_log(out / "log.jsonl", run.step)  # steps after the checkpoint will be redone
@@ -441,14 +406,13 @@ def start_run(args, config):
     return run
 
 
-def make_callbacks(args):
+def make_callbacks(args, config):
     """Callbacks ``f(run, step, record)``, called after every finished step, before its log line is written.
 
     They may add keys to ``record``. The state is at a step boundary: raising KeyboardInterrupt stops the
     run with a checkpoint. Here: the vital signs at every save, and with --eval-every the SWD, g and copy
     check every K steps (minigan/training/callbacks.py).
     """
-    config = make_config(args)
     low_high = value_range(config)
     callbacks = [training.VitalSignsCallback(args.save_every, low_high, write=tqdm.write)]
     if args.eval_every:
@@ -479,15 +443,15 @@ def make_evaluator(config, data, cache, **settings):
 
 def main(argv=None, callbacks=()):
     """Train as the command line says; returns the exit status (0, 1, 2 or 130: see the module docstring)."""
-    args = parse_args(argv)
-    config = make_config(args)
+    args = frog_cli.parse_args(argv, PRESETS, description=__doc__.split("\n\n")[0])
+    config = frog_cli.make_config(args, PRESETS)
     try:
         args.out.mkdir(parents=True, exist_ok=True)
         run = start_run(args, config)
         if run.step >= args.iterations:
             print(f"{args.out} is at step {run.step} already (--iterations {args.iterations}); nothing to do")
             return 0
-        return train(run, args.iterations, args.save_every, [*make_callbacks(args), *callbacks], args.minutes)
+        return train(run, args.iterations, args.save_every, [*make_callbacks(args, config), *callbacks], args.minutes)
     except training.ConfigMismatchError as error:
         print(f"frog_dcgan.py: error: {error}\nUse another --out, or --force to reuse this one.", file=sys.stderr)
         return 2

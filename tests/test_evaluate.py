@@ -14,7 +14,7 @@ from PIL import Image
 
 import minigan
 from minigan.metrics import Evaluator, evaluation, g_score, sample_images, to_uint8
-from test_frog_dcgan import EXAMPLE, TINY, records
+from test_frog_dcgan import EXAMPLE, TINY, TINY_AVERAGED, config_of, records
 from conftest import REPO, require_frogs
 
 QUICK = dict(samples=48, patches_per_image=8, directions=32, repeats=1, floor_seeds=2)
@@ -119,6 +119,7 @@ def load(path, name):
 def frog():
     module = load(EXAMPLE, "frog_dcgan")
     module.PRESETS["test-tiny"] = TINY
+    module.PRESETS["test-tiny-averaged"] = TINY_AVERAGED
     minigan.set_backend("numpy")
     return module
 
@@ -133,7 +134,7 @@ def test_the_untrained_baseline_is_the_runs_first_generator_and_leaves_the_noise
 
     monkeypatch.setattr(frog.metrics, "Evaluator", Capture)
     monkeypatch.setattr(frog.cifar10, "load_class", lambda *args, **kwargs: None)
-    config = frog.make_config(frog.parse_args(["--dry-run", "--preset", "test-tiny", "--seed", "4"]))
+    config = config_of(frog, ["--dry-run", "--preset", "test-tiny", "--seed", "4"])
     evaluator, _ = frog.make_evaluator(config, None, None)
     assert evaluator.key == {"latent_dim": 8, "generator": TINY["generator"], "fix_range": False, "seed": 4}
 
@@ -165,7 +166,8 @@ def test_evaluate_frogs_scores_a_checkpoint_and_a_weights_file(frog, tmp_path, c
     assert -1.0 < report["g"] < 1.0                                             # two steps: about untrained
 
     # The same generator as a weights file: the architecture comes from --preset.
-    generator, _, _ = evaluate.load_generator(run / "checkpoint.npz", evaluate.parse_args([str(run / "x")]))
+    generator, _, _, scored = evaluate.load_generator(run / "checkpoint.npz", evaluate.parse_args([str(run / "x")]))
+    assert scored == "G's own weights" and report["scored"] == scored  # test-tiny keeps no weight average
     generator.save_weights(tmp_path / "generator.h5")
     evaluate.frog_dcgan.PRESETS["test-tiny"] = TINY
     assert evaluate.main([str(tmp_path / "generator.h5"), "--preset", "test-tiny", "--json",
@@ -173,6 +175,23 @@ def test_evaluate_frogs_scores_a_checkpoint_and_a_weights_file(frog, tmp_path, c
     again = json.loads((tmp_path / "again.json").read_text())
     assert again["swd"] == report["swd"] and again["step"] is None
     assert evaluate.main([str(tmp_path / "missing.npz")] + quick) == 1
+
+
+def test_evaluate_frogs_scores_the_weight_average_unless_raw(frog, tmp_path, capsys):
+    frogs = require_frogs()
+    run = tmp_path / "run"
+    assert frog.main(["--preset", "test-tiny-averaged", "--data", str(frogs), "--out", str(run), "--iterations", "3",
+                      "--grid", "2"]) == 0
+    evaluate = load(REPO / "examples" / "evaluate_frogs.py", "evaluate_frogs")
+    quick = ["--samples", "40", "--patches-per-image", "4", "--floor-seeds", "2", "--data", str(frogs)]
+    reports = {}
+    for name, extra in (("average", []), ("raw", ["--raw"])):
+        assert evaluate.main([str(run / "checkpoint.npz"), "--json", str(tmp_path / f"{name}.json")] + extra + quick) == 0
+        reports[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert "G's weight average" in capsys.readouterr().out
+    assert reports["average"]["scored"] == "G's weight average" and reports["raw"]["scored"] == "G's own weights"
+    assert reports["average"]["swd"] != reports["raw"]["swd"]           # two different generators were scored
+    assert reports["average"]["floor"] == reports["raw"]["floor"]       # against the same anchors
 
 
 def test_eval_every_adds_the_scores_and_keeps_resume_exact(frog, tmp_path, capsys):

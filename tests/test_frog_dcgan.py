@@ -31,6 +31,11 @@ TINY = {
     "a_optimizer": {"name": "RMSprop", "lr": 0.0004, "clipvalue": 1.0, "decay": 1e-8},
     "fix_range": False,
 }
+TINY_AVERAGED = {  # grids from G's weight average, and the generator that starts from an 8x8 map
+    **TINY,
+    "generator": {"seed_filters": 4, "filters": 6, "seed_size": 8, "full_size_convs": 0},
+    "average_decay": 0.9,
+}
 
 
 @pytest.fixture
@@ -40,9 +45,15 @@ def frog():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.PRESETS["test-tiny"] = TINY
+    module.PRESETS["test-tiny-averaged"] = TINY_AVERAGED
     import minigan
     minigan.set_backend("numpy")
     return module
+
+
+def config_of(frog, argv):
+    """The run config that frog_dcgan.py's command line ``argv`` makes (examples/frog_cli.py)."""
+    return frog.frog_cli.make_config(frog.frog_cli.parse_args(argv, frog.PRESETS), frog.PRESETS)
 
 
 def records(out):
@@ -67,7 +78,7 @@ def grid_size(n, upscale=2):
 # The book's model
 # --------------------------------------------------------------------------------------------------
 def test_book_preset_has_the_books_parameter_counts(frog):
-    config = frog.make_config(frog.parse_args(["--dry-run"]))
+    config = config_of(frog, ["--dry-run"])
     generator, discriminator, gan = frog.build_models(config)
     assert generator.count_params() == 6_264_579  # "Total params" printed in the book
     assert discriminator.count_params() == 790_913
@@ -75,16 +86,17 @@ def test_book_preset_has_the_books_parameter_counts(frog):
 
 
 def test_cpu_preset_is_the_book_network_narrower(frog):
-    config = frog.make_config(frog.parse_args(["--dry-run", "--preset", "cpu"]))
+    config = config_of(frog, ["--dry-run", "--preset", "cpu"])
     generator, discriminator, gan = frog.build_models(config)
     assert generator.count_params() == 923_075 and discriminator.count_params() == 198_849  # docs/quality.md
-    assert config["fix_range"] and config["batch_size"] == 32
+    assert config["fix_range"] and config["batch_size"] == 32 and config["flip"] and "average_decay" not in config
+    assert config_of(frog, ["--dry-run", "--preset", "cpu", "--average-decay", "0.99"])["average_decay"] == 0.99
     assert config["d_optimizer"] == config["a_optimizer"] == {"name": "Adam", "lr": 0.0002, "beta_1": 0.5}
     kinds = lambda model: [(type(layer).__name__, getattr(layer, "kernel_size", None), getattr(layer, "strides", None))
                            for layer in model.layers]
     book = frog.PRESETS["book"]
     assert kinds(generator) == kinds(frog.build_generator(32, **book["generator"]))  # only the widths differ
-    assert kinds(discriminator) == kinds(frog.build_discriminator(**book["discriminator"]))
+    assert kinds(discriminator) == kinds(frog.build_discriminator(**book["discriminator"]))  # only widths differ
 
 
 def test_end_to_end_on_real_frogs_with_the_book_model(frog, tmp_path, monkeypatch):
@@ -132,9 +144,10 @@ def test_end_to_end_on_real_frogs_with_the_book_model(frog, tmp_path, monkeypatc
 # --------------------------------------------------------------------------------------------------
 # Resume, dry run, config guard (tiny preset)
 # --------------------------------------------------------------------------------------------------
-def test_resume_gives_exactly_the_uninterrupted_losses(frog, tmp_path):
+@pytest.mark.parametrize("preset", ["test-tiny", "test-tiny-averaged"])
+def test_resume_gives_exactly_the_uninterrupted_losses(frog, tmp_path, preset):
     frogs = require_frogs()
-    common = ["--preset", "test-tiny", "--data", str(frogs), "--save-every", "2", "--grid", "2"]
+    common = ["--preset", preset, "--data", str(frogs), "--save-every", "2", "--grid", "2"]
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert frog.main(common + ["--out", str(straight), "--iterations", "4"]) == 0
     assert frog.main(common + ["--out", str(split), "--iterations", "2"]) == 0
@@ -146,6 +159,42 @@ def test_resume_gives_exactly_the_uninterrupted_losses(frog, tmp_path):
     assert set(a) == set(b)
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_grids_come_from_the_generators_weight_average(frog, tmp_path):
+    from minigan import training
+    from minigan.preprocessing import image
+    out = tmp_path / "run"
+    assert frog.main(["--dry-run", "--preset", "test-tiny-averaged", "--out", str(out), "--iterations", "3",
+                      "--save-every", "1", "--grid", "2"]) == 0
+    saved = checkpoint(out)
+    assert int(saved["generator_average/updates"]) == 3  # one update per step
+
+    # Rebuild G from the checkpoint and draw the last grid again, with the average and with G's own weights
+    config = json.loads(str(saved["config"]))
+    generator, _, _ = frog.build_models(config)
+    training.set_model_weights(generator, training.section(saved, "generator"), "checkpoint")
+    average = training.WeightAverage(generator, config["average_decay"])
+    average.set_state(training.section(saved, "generator_average"))
+    pixels = {}
+    for name, model in (("average", average), ("own", generator)):
+        image.save_grid(tmp_path / f"{name}.png", model.predict(saved["fixed_noise"]), value_range=(0.0, 1.0),
+                        upscale=2)
+        pixels[name] = np.asarray(Image.open(tmp_path / f"{name}.png"))
+    written = np.asarray(Image.open(out / "grid_000002.png"))
+    np.testing.assert_array_equal(written, pixels["average"])
+    assert not np.array_equal(written, pixels["own"])
+
+
+def test_random_flip_mirrors_about_half_and_changes_nothing_else(frog):
+    import minigan
+    minigan.random.seed(3)
+    images = np.random.default_rng(0).uniform(size=(200, 4, 5, 3)).astype(np.float32)
+    flipped = minigan.to_numpy(frog.random_flip(images))
+    same = [np.array_equal(a, b) for a, b in zip(flipped, images)]
+    mirrored = [np.array_equal(a, b[:, ::-1]) for a, b in zip(flipped, images)]
+    assert all(s != m for s, m in zip(same, mirrored))  # each image exactly one of the two
+    assert 70 < sum(mirrored) < 130 and flipped.dtype == np.float32
 
 
 def test_dry_run_needs_no_dataset(frog, tmp_path, monkeypatch):
@@ -245,11 +294,11 @@ def test_an_interrupt_inside_a_step_saves_nothing(frog, tmp_path, monkeypatch, c
 # The command line
 # --------------------------------------------------------------------------------------------------
 def test_class_accepts_a_name_or_an_index(frog):
-    assert frog.parse_args([]).class_ == 6
-    assert frog.parse_args(["--class", "cat"]).class_ == 3
-    assert frog.parse_args(["--class", "6"]).class_ == 6
+    assert frog.frog_cli.parse_args([], frog.PRESETS).class_ == 6
+    assert frog.frog_cli.parse_args(["--class", "cat"], frog.PRESETS).class_ == 3
+    assert frog.frog_cli.parse_args(["--class", "6"], frog.PRESETS).class_ == 6
     with pytest.raises(SystemExit):
-        frog.parse_args(["--class", "unicorn"])
+        frog.frog_cli.parse_args(["--class", "unicorn"], frog.PRESETS)
 
 
 def test_the_script_runs_from_the_command_line():

@@ -3,7 +3,7 @@
 A callback is ``f(run, step, record)``, called after every finished step, before the step's log line is
 written; it may add keys to ``record``. ``run`` is the loop's state; these two read from it:
 
-    run.generator     the generator model (``predict``)
+    run.sampler       what to draw pictures from (``predict``): the generator, or its WeightAverage
     run.fixed_noise   the latent vectors of the grid pictures (the same at every save)
     run.x_train       the real training images, in the data's value range
     run.out           the run's folder (``log.jsonl`` in it; caches go there)
@@ -35,7 +35,7 @@ class VitalSignsCallback:
                                      history=read_log(run.out / "log.jsonl"), **self.thresholds)
         self.vitals.observe(record)
         if step % self.save_every == 0:
-            record.update(self.vitals.check(step, run.generator.predict(run.fixed_noise)))
+            record.update(self.vitals.check(step, run.sampler.predict(run.fixed_noise)))
             for line in self.vitals.messages(step, record):
                 self.write(line)
 
@@ -59,7 +59,7 @@ class EvaluationCallback:
             return
         if self.evaluator is None:
             self.evaluator, self.untrained = self.prepare(run)
-        report = self.evaluator.evaluate(run.generator, self.latent_dim, self.value_range, self.untrained)
+        report = self.evaluator.evaluate(run.sampler, self.latent_dim, self.value_range, self.untrained)
         record.update(log_fields(report))
         g = f"{record['g']:.2f}" if record["g"] is not None and math.isfinite(record["g"]) else "n/a"
         self.write(f"step {step}: SWD {record['swd']:.1f} (floor {record['swd_floor']:.1f}, untrained "
