@@ -186,6 +186,12 @@ def test_grids_come_from_the_generators_weight_average(frog, tmp_path):
     assert not np.array_equal(written, pixels["own"])
 
 
+def test_frog_cli_docstring_example_runs(frog):
+    import doctest
+    result = doctest.testmod(frog.frog_cli)  # examples/ is outside pytest's doctest paths
+    assert result.attempted >= 3 and result.failed == 0
+
+
 def test_random_flip_mirrors_about_half_and_changes_nothing_else(frog):
     import minigan
     minigan.random.seed(3)
