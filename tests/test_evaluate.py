@@ -148,13 +148,18 @@ def test_the_untrained_baseline_is_the_runs_first_generator_and_leaves_the_noise
     assert np.array_equal(minigan.to_numpy(minigan.random.normal((4,))), expected)
 
 
-def test_evaluate_frogs_scores_a_checkpoint_and_a_weights_file(frog, tmp_path, capsys):
+def trained_run(frog, out, preset, steps):
+    """A run of ``steps`` steps on the real frogs in ``out``, evaluate_frogs.py loaded, and its quick flags."""
     frogs = require_frogs()
-    run = tmp_path / "run"
-    assert frog.main(["--preset", "test-tiny", "--data", str(frogs), "--out", str(run), "--iterations", "2",
+    assert frog.main(["--preset", preset, "--data", str(frogs), "--out", str(out), "--iterations", str(steps),
                       "--grid", "2"]) == 0
     evaluate = load(REPO / "examples" / "evaluate_frogs.py", "evaluate_frogs")
-    quick = ["--samples", "40", "--patches-per-image", "4", "--floor-seeds", "2", "--data", str(frogs)]
+    return evaluate, ["--samples", "40", "--patches-per-image", "4", "--floor-seeds", "2", "--data", str(frogs)]
+
+
+def test_evaluate_frogs_scores_a_checkpoint_and_a_weights_file(frog, tmp_path, capsys):
+    run = tmp_path / "run"
+    evaluate, quick = trained_run(frog, run, "test-tiny", 2)
     capsys.readouterr()
     assert evaluate.main([str(run / "checkpoint.npz"), "--json", str(tmp_path / "eval.json")] + quick) == 0
     out = capsys.readouterr().out
@@ -178,12 +183,8 @@ def test_evaluate_frogs_scores_a_checkpoint_and_a_weights_file(frog, tmp_path, c
 
 
 def test_evaluate_frogs_scores_the_weight_average_unless_raw(frog, tmp_path, capsys):
-    frogs = require_frogs()
     run = tmp_path / "run"
-    assert frog.main(["--preset", "test-tiny-averaged", "--data", str(frogs), "--out", str(run), "--iterations", "3",
-                      "--grid", "2"]) == 0
-    evaluate = load(REPO / "examples" / "evaluate_frogs.py", "evaluate_frogs")
-    quick = ["--samples", "40", "--patches-per-image", "4", "--floor-seeds", "2", "--data", str(frogs)]
+    evaluate, quick = trained_run(frog, run, "test-tiny-averaged", 3)
     reports = {}
     for name, extra in (("average", []), ("raw", ["--raw"])):
         assert evaluate.main([str(run / "checkpoint.npz"), "--json", str(tmp_path / f"{name}.json")] + extra + quick) == 0
