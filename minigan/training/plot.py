@@ -109,6 +109,7 @@ def _draw_panel(draw, font, box, steps, title, series, y_range, x_range):
         draw.text((legend_x + 18, top + 11), name, fill=(0, 0, 0), font=font, anchor="lm")
         legend_x += 26 + int(draw.textlength(name, font=font))
 
+
 def plot_gan_log(path, records, title=None):
     """The loss curve of a GAN run from its log records (``log.jsonl``): the losses, D's outputs and, when
     some records hold an evaluation (``swd``, ``g``: ``--eval-every``), SWD with its floor and g."""
