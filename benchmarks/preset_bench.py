@@ -21,7 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 # name: (generator, discriminator filters, batch). "book16" is the book's topology (Dense -> 16x16,
-# two 5x5 convolutions at 32x32); the "s8" ones start from 8x8 and upsample twice (the cpu preset's).
+# two 5x5 convolutions at 32x32); the "s8" ones start from 8x8 and upsample twice; the "t" ones taper
+# (one width per map size); "t8 G128-64-32 D64-256" is the cpu preset now.
 CANDIDATES = {
     "book16 G64 D64 b32": ({"seed_filters": 64, "filters": 64}, 64, 32),
     "s8 G64 D64 b32": ({"seed_filters": 64, "filters": 64, "seed_size": 8, "full_size_convs": 0}, 64, 32),
@@ -30,6 +31,14 @@ CANDIDATES = {
     "s8 G128 D128 b32": ({"seed_filters": 128, "filters": 128, "seed_size": 8, "full_size_convs": 0}, 128, 32),
     "s8 G128 D64 b64": ({"seed_filters": 128, "filters": 128, "seed_size": 8, "full_size_convs": 0}, 64, 64),
     "s8 G128 +1 full conv": ({"seed_filters": 128, "filters": 128, "seed_size": 8, "full_size_convs": 1}, 64, 32),
+    # tapered (DCGAN): a width per map size, halving as the maps double; section 6 of docs/quality.md
+    "t8 G128-64-32 D64": ({"seed_filters": 128, "filters": [128, 64, 32], "seed_size": 8, "full_size_convs": 1}, 64, 32),
+    "t8 G256-128-64 D64": ({"seed_filters": 256, "filters": [256, 128, 64], "seed_size": 8, "full_size_convs": 1}, 64, 32),
+    "t4 G256..32 D64": ({"seed_filters": 256, "filters": [256, 128, 64, 32], "seed_size": 4, "full_size_convs": 1}, 64, 32),
+    "t8 G128-64-32 D64-256": ({"seed_filters": 128, "filters": [128, 64, 32], "seed_size": 8, "full_size_convs": 1},
+                              [64, 64, 128, 256], 32),
+    "t8 G128-64-32 D128": ({"seed_filters": 128, "filters": [128, 64, 32], "seed_size": 8, "full_size_convs": 1}, 128, 32),
+    "t8 G128-64-32 D64 b64": ({"seed_filters": 128, "filters": [128, 64, 32], "seed_size": 8, "full_size_convs": 1}, 64, 64),
 }
 
 

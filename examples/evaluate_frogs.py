@@ -55,9 +55,8 @@ def load_generator(path, args):
     if checkpoint:
         training.set_model_weights(generator, training.section(flat, "generator"), path)
         if config.get("average_decay") is not None and not args.raw:
-            average = training.WeightAverage(generator, config["average_decay"])
-            average.set_state(training.section(flat, "generator_average"), f"{path}: generator_average")
-            return average, config, step, "G's weight average"
+            return frog_dcgan.frog_checkpoint.load_average(generator, config, flat, path), config, step, \
+                "G's weight average"
     else:
         generator.load_weights(path)  # by name, else by position (Keras' rule); shapes checked
     return generator, config, step, "G's own weights"

@@ -35,7 +35,8 @@ from minigan import layers, metrics, training
 from minigan.datasets import cifar10
 from minigan.preprocessing import image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # frog_cli.py, beside this file
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # frog_cli.py and frog_checkpoint.py, beside this file
+import frog_checkpoint  # noqa: E402  (what a checkpoint holds; saving and restoring a run)
 import frog_cli  # noqa: E402  (the flags, and the config they make)
 
 # The whole model in one table. The book's numbers are the "book" preset; "cpu" is the same network,
@@ -71,8 +72,14 @@ GRID_UPSCALE = 2  # grid pictures: each pixel drawn 2 x 2
 # GAN generator network: a latent vector (latent_dim,) -> an image (32, 32, 3) in [-1, 1] (tanh)
 # --------------------------------------------------------------------------------------------------
 def build_generator(latent_dim, seed_filters, filters, seed_size=16, full_size_convs=2):
-    # The book (and both presets): seed_size 16, full_size_convs 2. seed_size 8 with full_size_convs 0
-    # moves the work to smaller maps (measured in docs/quality.md, section 4: faster, but checkerboards)
+    # The book: seed_size 16, full_size_convs 2, one width. `filters` may also be a list, a width per map
+    # size, e.g. [128, 64, 32] for 8x8, 16x16, 32x32: DCGAN's taper, which puts the
+    # channels where the maps are small and cheap (docs/quality.md, section 4, round 3)
+    upsamplings = int(math.log2(height // seed_size))
+    widths = [filters] * (upsamplings + 1) if isinstance(filters, int) else list(filters)
+    if len(widths) != upsamplings + 1:
+        raise ValueError(f"generator: filters {filters} needs {upsamplings + 1} widths, one per map size "
+                         f"from {seed_size}x{seed_size} to {height}x{width}; got {len(widths)}")
     generator_input = minigan.Input(shape=(latent_dim,))
 
     # Transform the input into a 16x16, 128-channel feature map
@@ -80,16 +87,16 @@ def build_generator(latent_dim, seed_filters, filters, seed_size=16, full_size_c
     x = layers.LeakyReLU()(x)
     x = layers.Reshape((seed_size, seed_size, seed_filters))(x)
 
-    x = layers.Conv2D(filters, 5, padding="same")(x)
+    x = layers.Conv2D(widths[0], 5, padding="same")(x)
     x = layers.LeakyReLU()(x)
 
     # Upsample to 32x32 (from 16x16 once; from 8x8 twice)
-    for _ in range(int(math.log2(height // seed_size))):
-        x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same")(x)
+    for size_filters in widths[1:]:
+        x = layers.Conv2DTranspose(size_filters, 4, strides=2, padding="same")(x)
         x = layers.LeakyReLU()(x)
 
     for _ in range(full_size_convs):
-        x = layers.Conv2D(filters, 5, padding="same")(x)
+        x = layers.Conv2D(widths[-1], 5, padding="same")(x)
         x = layers.LeakyReLU()(x)
 
     # Produce a 32x32, 3-channel feature map (the shape of a CIFAR-10 image)
@@ -101,16 +108,17 @@ def build_generator(latent_dim, seed_filters, filters, seed_size=16, full_size_c
 # GAN discriminator network: an image (32, 32, 3) -> the probability that it is *fake* (label 1)
 # --------------------------------------------------------------------------------------------------
 def build_discriminator(filters, dropout):
+    # `filters`: one width for all four convolutions (the book), or a list of four
+    widths = [filters] * 4 if isinstance(filters, int) else list(filters)
+    if len(widths) != 4:
+        raise ValueError(f"discriminator: filters {filters} needs 4 widths, one per convolution; got {len(widths)}")
     discriminator_input = layers.Input(shape=(height, width, channels))
 
-    x = layers.Conv2D(filters, 3)(discriminator_input)
+    x = layers.Conv2D(widths[0], 3)(discriminator_input)
     x = layers.LeakyReLU()(x)
-    x = layers.Conv2D(filters, 4, strides=2)(x)
-    x = layers.LeakyReLU()(x)
-    x = layers.Conv2D(filters, 4, strides=2)(x)
-    x = layers.LeakyReLU()(x)
-    x = layers.Conv2D(filters, 4, strides=2)(x)
-    x = layers.LeakyReLU()(x)
+    for size_filters in widths[1:]:  # 30x30 -> 14x14 -> 6x6 -> 2x2
+        x = layers.Conv2D(size_filters, 4, strides=2)(x)
+        x = layers.LeakyReLU()(x)
     x = layers.Flatten()(x)
     x = layers.Dropout(dropout)(x)
 
@@ -265,7 +273,7 @@ def train(run, iterations, save_every, callbacks=(), minutes=None):
         if pending is not None:  # the step finished but its log line was not written yet
             training.write_log_line(run.out / "log.jsonl", pending)
         if saved_at != run.step - 1:
-            save_checkpoint(run)
+            frog_checkpoint.save(run)
         print(f"\nstopped: checkpoint saved after step {run.step - 1}; continue with --resume", file=sys.stderr)
         return 130
     return 0
@@ -291,7 +299,7 @@ class NonFiniteLossError(FloatingPointError):
 
 
 # --------------------------------------------------------------------------------------------------
-# Saving: pictures, the loss curve, the checkpoint
+# Saving: pictures, the loss curve, the checkpoint (frog_checkpoint.py)
 # --------------------------------------------------------------------------------------------------
 def value_range(config):
     return (-1.0, 1.0) if config["fix_range"] else (0.0, 1.0)
@@ -307,50 +315,13 @@ def save_outputs(run, step, generated_images, real_images):
         x = (minigan.to_numpy(x) - low) / (high - low)
         image.save_img(run.out / f"{kind}_{name}_{step}.png", x * 255.0, scale=False)
     plot_log(run)
-    save_checkpoint(run)  # last: a checkpoint on disk means everything before it is there too
+    frog_checkpoint.save(run)  # last: a checkpoint on disk means everything before it is there too
 
 
 def plot_log(run):
     records = training.read_log(run.out / "log.jsonl")
     if records:  # losses, D's outputs and, with --eval-every, SWD and g over the steps
         training.plot_gan_log(run.out / "loss_curve.png", records, title=f"{run.out.name}: step {records[-1]['step']}")
-
-
-def save_checkpoint(run):
-    state = {
-        "generator": training.model_weights(run.generator),
-        "discriminator": training.model_weights(run.discriminator),
-        "d_optimizer": run.discriminator.optimizer.get_state(),
-        "a_optimizer": run.gan.optimizer.get_state(),
-        "step": run.step, "cursor": run.cursor,
-        "random_state": minigan.random.get_state(),
-        "fixed_noise": run.fixed_noise,
-        **({} if run.average is None else {"generator_average": run.average.get_state()}),
-        "config": json.dumps(run.config, sort_keys=True),
-    }
-    training.save_checkpoint(run.out / "checkpoint.npz", training.flatten(state))
-
-
-def restore(run, flat, path):
-    """Put a checkpoint's state into ``run`` (models built and compiled already)."""
-    training.set_model_weights(run.generator, training.section(flat, "generator"), path)
-    training.set_model_weights(run.discriminator, training.section(flat, "discriminator"), path)
-    run.discriminator.optimizer.set_state(training.section(flat, "d_optimizer"))
-    if run.average is not None:
-        try:
-            run.average.set_state(training.section(flat, "generator_average"), f"{path}: generator_average")
-        except ValueError as error:
-            raise training.CheckpointError(str(error)) from None
-    run.gan.optimizer.set_state(training.section(flat, "a_optimizer"))
-    run.step, run.cursor = int(flat["step"]), int(flat["cursor"])
-    if run.cursor > len(run.x_train) - run.config["batch_size"]:
-        run.cursor = 0  # --force with another batch size or data set
-    run.fixed_noise = minigan.backend.asarray(flat["fixed_noise"])
-    minigan.random.set_state(training.as_str(flat["random_state"]))
-    if minigan.get_backend() == "cupy":  # CuPy's generator state cannot be saved: new numbers, not the same
-        minigan.random.seed(run.config["seed"] + run.step)
-        print("note: on CuPy the random state is not restored (reseeded with seed + step); the losses will "
-              "differ from an uninterrupted run", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -395,7 +366,7 @@ def start_run(args, config):
     if config.get("average_decay") is not None:
         run.average = training.WeightAverage(generator, config["average_decay"])
     if flat is not None:
-        restore(run, flat, path)
+        frog_checkpoint.restore(run, flat, path)
         training.truncate_log(out / "log.jsonl", run.step)  # steps after the checkpoint will be redone
     else:
         run.fixed_noise = minigan.random.normal((config["grid"] ** 2, config["latent_dim"]))

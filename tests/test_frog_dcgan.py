@@ -99,6 +99,23 @@ def test_cpu_preset_is_the_book_network_narrower(frog):
     assert kinds(discriminator) == kinds(frog.build_discriminator(**book["discriminator"]))  # only widths differ
 
 
+def test_tapered_widths_give_one_width_per_map_size(frog):
+    widths = lambda model: [(type(layer).__name__, layer.output_shape[1], layer.output_shape[-1])
+                            for layer in model.layers if hasattr(layer, "kernel_size")]
+    generator = frog.build_generator(8, 12, [12, 6, 4], seed_size=8, full_size_convs=1)
+    assert widths(generator) == [("Conv2D", 8, 12), ("Conv2DTranspose", 16, 6), ("Conv2DTranspose", 32, 4),
+                                 ("Conv2D", 32, 4), ("Conv2D", 32, 3)]
+    discriminator = frog.build_discriminator([4, 6, 8, 10], dropout=0.4)
+    assert widths(discriminator) == [("Conv2D", 30, 4), ("Conv2D", 14, 6), ("Conv2D", 6, 8), ("Conv2D", 2, 10)]
+    # the same network as one width when all widths are equal
+    assert generator.count_params() != frog.build_generator(8, 12, 12, seed_size=8).count_params()
+    assert (frog.build_generator(8, 4, [6, 6]).count_params() == frog.build_generator(8, 4, 6).count_params())
+    with pytest.raises(ValueError, match=r"generator: filters \[6, 6\] needs 3 widths.* 8x8 to 32x32; got 2"):
+        frog.build_generator(8, 4, [6, 6], seed_size=8)
+    with pytest.raises(ValueError, match=r"discriminator: filters \[6, 6\] needs 4 widths.*got 2"):
+        frog.build_discriminator([6, 6], dropout=0.4)
+
+
 def test_end_to_end_on_real_frogs_with_the_book_model(frog, tmp_path, monkeypatch):
     frogs = require_frogs()
     monkeypatch.delenv("MINIGAN_DATA", raising=False)
