@@ -39,9 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # frog_cli.py and frog
 import frog_checkpoint  # noqa: E402  (what a checkpoint holds; saving and restoring a run)
 import frog_cli  # noqa: E402  (the flags, and the config they make)
 
-# The whole model in one table. The book's numbers are the "book" preset; "cpu" is the same network,
-# narrower, with DCGAN's Adam (Radford et al. 2016) and mirrored real images, chosen by measurement for
-# 30 minutes on a 2-core CPU (docs/quality.md). Flags (--batch-size, --latent-dim, --fix-range,
+# The whole model in one table. The book's numbers are the "book" preset; "cpu" is a DCGAN of the same
+# family and layer types, tapered as Radford et al. 2016 do it (G halves its width as its maps double, D
+# doubles it as they halve), with their Adam and mirrored real images: chosen by measurement for 30
+# minutes on a 2-core CPU (docs/quality.md, section 4). Flags (--batch-size, --latent-dim, --fix-range,
 # --average-decay) override; an "average_decay" draws the grids from a running average of G's weights.
 PRESETS = {
     "book": {
@@ -56,8 +57,9 @@ PRESETS = {
     "cpu": {
         "latent_dim": 32,
         "batch_size": 32,
-        "generator": {"seed_filters": 64, "filters": 64},
-        "discriminator": {"filters": 64, "dropout": 0.4},
+        # Dense -> 8x8x128, 5x5 conv 128; up to 16x16x64, 32x32x32; one 5x5 conv at 32x32; 7x7 tanh
+        "generator": {"seed_filters": 128, "filters": [128, 64, 32], "seed_size": 8, "full_size_convs": 1},
+        "discriminator": {"filters": [64, 64, 128, 256], "dropout": 0.4},
         "d_optimizer": {"name": "Adam", "lr": 0.0002, "beta_1": 0.5},
         "a_optimizer": {"name": "Adam", "lr": 0.0002, "beta_1": 0.5},
         "fix_range": True,
@@ -73,7 +75,7 @@ GRID_UPSCALE = 2  # grid pictures: each pixel drawn 2 x 2
 # --------------------------------------------------------------------------------------------------
 def build_generator(latent_dim, seed_filters, filters, seed_size=16, full_size_convs=2):
     # The book: seed_size 16, full_size_convs 2, one width. `filters` may also be a list, a width per map
-    # size, e.g. [128, 64, 32] for 8x8, 16x16, 32x32: DCGAN's taper, which puts the
+    # size, e.g. [128, 64, 32] for 8x8, 16x16, 32x32 (the cpu preset): DCGAN's taper, which puts the
     # channels where the maps are small and cheap (docs/quality.md, section 4, round 3)
     upsamplings = int(math.log2(height // seed_size))
     widths = [filters] * (upsamplings + 1) if isinstance(filters, int) else list(filters)
