@@ -31,7 +31,7 @@ CANDIDATES = {
     "s8 G128 D128 b32": ({"seed_filters": 128, "filters": 128, "seed_size": 8, "full_size_convs": 0}, 128, 32),
     "s8 G128 D64 b64": ({"seed_filters": 128, "filters": 128, "seed_size": 8, "full_size_convs": 0}, 64, 64),
     "s8 G128 +1 full conv": ({"seed_filters": 128, "filters": 128, "seed_size": 8, "full_size_convs": 1}, 64, 32),
-    # tapered (DCGAN): a width per map size, halving as the maps double; section 6 of docs/quality.md
+    # tapered (DCGAN): a width per map size, halving as the maps double; docs/quality.md, section 4, round 3
     "t8 G128-64-32 D64": ({"seed_filters": 128, "filters": [128, 64, 32], "seed_size": 8, "full_size_convs": 1}, 64, 32),
     "t8 G256-128-64 D64": ({"seed_filters": 256, "filters": [256, 128, 64], "seed_size": 8, "full_size_convs": 1}, 64, 32),
     "t4 G256..32 D64": ({"seed_filters": 256, "filters": [256, 128, 64, 32], "seed_size": 4, "full_size_convs": 1}, 64, 32),
