@@ -55,8 +55,8 @@ def load_generator(path, args):
     if checkpoint:
         training.set_model_weights(generator, training.section(flat, "generator"), path)
         if config.get("average_decay") is not None and not args.raw:
-            return frog_dcgan.frog_checkpoint.load_average(generator, config, flat, path), config, step, \
-                "G's weight average"
+            average = frog_dcgan.frog_checkpoint.load_average(generator, config, flat, path)
+            return average, config, step, "G's weight average"
     else:
         generator.load_weights(path)  # by name, else by position (Keras' rule); shapes checked
     return generator, config, step, "G's own weights"

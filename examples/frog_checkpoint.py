@@ -40,7 +40,7 @@ def restore(run, flat, path):
     training.set_model_weights(run.generator, training.section(flat, "generator"), path)
     training.set_model_weights(run.discriminator, training.section(flat, "discriminator"), path)
     run.discriminator.optimizer.set_state(training.section(flat, "d_optimizer"))
-    if run.average is not None:
+    if run.config.get("average_decay") is not None:
         run.average = load_average(run.generator, run.config, flat, path)
     run.gan.optimizer.set_state(training.section(flat, "a_optimizer"))
     run.step, run.cursor = int(flat["step"]), int(flat["cursor"])

@@ -365,12 +365,12 @@ def start_run(args, config):
     minigan.random.seed(config["seed"])
     generator, discriminator, gan = build_models(config)
     run = Run(config, out, generator, discriminator, gan, load_images(config, args.data), fixed_noise=None)
-    if config.get("average_decay") is not None:
-        run.average = training.WeightAverage(generator, config["average_decay"])
     if flat is not None:
-        frog_checkpoint.restore(run, flat, path)
+        frog_checkpoint.restore(run, flat, path)  # also G's weight average, if the config keeps one
         training.truncate_log(out / "log.jsonl", run.step)  # steps after the checkpoint will be redone
     else:
+        if config.get("average_decay") is not None:  # the average starts at G's initial weights
+            run.average = training.WeightAverage(generator, config["average_decay"])
         run.fixed_noise = minigan.random.normal((config["grid"] ** 2, config["latent_dim"]))
         (out / "log.jsonl").unlink(missing_ok=True)
         low_high = value_range(config)
