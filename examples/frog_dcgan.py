@@ -24,7 +24,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -170,11 +170,19 @@ class Run:
     step: int = 0          # steps finished so far = the number of the next step
     cursor: int = 0        # index of the next batch's first real image
     average: object = None  # training.WeightAverage of G's weights, with the config's average_decay
+    _grid: tuple = field(default=(None, None), repr=False)  # (step, images): fixed_grid's memo
 
     @property
     def sampler(self):
         """What the grids and scores are drawn from: G's weight average if the run keeps one, else G."""
         return self.generator if self.average is None else self.average
+
+    def fixed_grid(self):
+        """The sampler's images of the fixed noise at this step, predicted once a step (the vital signs
+        check them and save_outputs draws them)."""
+        if self._grid[0] != self.step:
+            self._grid = (self.step, self.sampler.predict(self.fixed_noise))
+        return self._grid[1]
 
 
 def train_step(run, real_images):
@@ -244,7 +252,7 @@ def train(run, iterations, save_every, callbacks=(), minutes=None):
                     "step": step, "d_loss": d_loss, "a_loss": a_loss,
                     "d_x": float(predictions[batch_size:].mean()),        # D(x): real images (label 0)
                     "d_g_z": float(predictions[:batch_size].mean()),      # D(G(z)): fakes (label 1)
-                    "d_lr": decayed_lr(d_optimizer), "a_lr": decayed_lr(a_optimizer),
+                    "d_lr": d_optimizer.last_learning_rate, "a_lr": a_optimizer.last_learning_rate,
                     "d_clipped": d_optimizer.last_clipped_fraction, "a_clipped": a_optimizer.last_clipped_fraction,
                     "time": step_time, "cursor": start,
                 }
@@ -288,11 +296,6 @@ def random_flip(images):
     return xp.where(flip, images[:, :, ::-1], images)
 
 
-def decayed_lr(optimizer):
-    """The learning rate the last update used: lr / (1 + decay * iterations), Keras 2's time decay."""
-    return optimizer.learning_rate / (1.0 + optimizer.decay * max(optimizer.iterations - 1, 0))
-
-
 class NonFiniteLossError(FloatingPointError):
     def __init__(self, step, d_loss, a_loss, saved_at):
         kept = f"the checkpoint of step {saved_at} is kept" if saved_at is not None else "no checkpoint was written"
@@ -310,8 +313,7 @@ def value_range(config):
 def save_outputs(run, step, generated_images, real_images):
     low, high = value_range(run.config)
     name = cifar10.CLASS_NAMES[run.config["class"]]
-    grid = run.sampler.predict(run.fixed_noise)
-    image.save_grid(run.out / f"grid_{step:06d}.png", grid, value_range=(low, high), upscale=GRID_UPSCALE)
+    image.save_grid(run.out / f"grid_{step:06d}.png", run.fixed_grid(), value_range=(low, high), upscale=GRID_UPSCALE)
     # The book's two pictures: values taken as pixels, *255 (so with fix_range, first mapped to [0, 1])
     for kind, x in (("generated", generated_images[0]), ("real", real_images[0])):
         x = (minigan.to_numpy(x) - low) / (high - low)

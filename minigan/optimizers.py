@@ -164,6 +164,16 @@ class Optimizer:
         return None if self._clipped is None else float(self._clipped)
 
     @property
+    def last_learning_rate(self):
+        """lr_t of the last step (3 above): lr / (1 + decay * (iterations - 1)); None before the first step.
+
+        >>> opt = RMSprop(lr=0.001, decay=1.0)
+        >>> opt.last_learning_rate is None, [opt.apply_gradients([]) or opt.last_learning_rate for _ in range(2)]
+        (True, [0.001, 0.0005])
+        """
+        return None if self.iterations == 0 else self.learning_rate / (1.0 + self.decay * (self.iterations - 1))
+
+    @property
     def last_clipped_fraction_device(self):
         """The same fraction as a 0-d device array (float32), for code that wants to avoid the sync."""
         return self._clipped

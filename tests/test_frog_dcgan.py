@@ -205,6 +205,23 @@ def test_grids_come_from_the_generators_weight_average(frog, tmp_path):
     assert not np.array_equal(written, pixels["own"])
 
 
+def test_the_fixed_noise_grid_is_predicted_once_per_save(frog, tmp_path, monkeypatch):
+    import minigan
+    predict, grid_rows = minigan.models.Model.predict, []
+
+    def counting_predict(model, x, *args, **kwargs):
+        if len(x) == 9:  # --grid 3: the fixed noise (training batches hold 4)
+            grid_rows.append(model.name)
+        return predict(model, x, *args, **kwargs)
+
+    monkeypatch.setattr(minigan.models.Model, "predict", counting_predict)
+    assert frog.main(["--dry-run", "--preset", "test-tiny", "--out", str(tmp_path / "run"), "--iterations", "3",
+                      "--save-every", "1", "--grid", "3"]) == 0
+    # three saves, each checked by the vital signs and drawn to a picture from one prediction
+    assert grid_rows == ["generator"] * 3
+    assert all("grid_diversity" in row for row in records(tmp_path / "run"))
+
+
 def test_frog_cli_docstring_example_runs(frog):
     import doctest
     result = doctest.testmod(frog.frog_cli)  # examples/ is outside pytest's doctest paths

@@ -5,6 +5,7 @@ written; it may add keys to ``record``. ``run`` is the loop's state; these two r
 
     run.sampler       what to draw pictures from (``predict``): the generator, or its WeightAverage
     run.fixed_noise   the latent vectors of the grid pictures (the same at every save)
+    run.fixed_grid()  the sampler's images of ``fixed_noise`` now (a run may predict them once per step)
     run.x_train       the real training images, in the data's value range
     run.out           the run's folder (``log.jsonl`` in it; caches go there)
 
@@ -35,7 +36,7 @@ class VitalSignsCallback:
                                      history=read_log(run.out / "log.jsonl"), **self.thresholds)
         self.vitals.observe(record)
         if step % self.save_every == 0:
-            record.update(self.vitals.check(step, run.sampler.predict(run.fixed_noise)))
+            record.update(self.vitals.check(step, run.fixed_grid()))
             for line in self.vitals.messages(step, record):
                 self.write(line)
 
