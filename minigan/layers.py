@@ -3,6 +3,7 @@
     Dense(units)                      x (..., D_in)      kernel (D_in, units)          y (..., units)
     Conv2D(filters, k, strides)       x (N, H, W, C)     kernel (KH, KW, C, filters)   y (N, OH, OW, filters)
     Conv2DTranspose(filters, k, s)    x (N, H, W, C)     kernel (KH, KW, filters, C)   y (N, H*S, W*S, filters) 'same'
+    UpSampling2D(size)                x (N, H, W, C)     no weights                    y (N, H*SH, W*SW, C)
     LeakyReLU, Activation, Dropout, Reshape, Flatten: no weights
 
 Output sizes follow TensorFlow / Keras 2 exactly:
@@ -28,7 +29,7 @@ from . import functional as F
 from .graph import Input, InputLayer, KerasTensor, Layer, clear_session, reset_names  # noqa: F401 (re-exported)
 
 __all__ = ["Input", "InputLayer", "Layer", "KerasTensor", "reset_names", "clear_session", "Dense", "Conv2D",
-           "Conv2DTranspose", "LeakyReLU", "Dropout", "Reshape", "Flatten", "Activation"]
+           "Conv2DTranspose", "UpSampling2D", "LeakyReLU", "Dropout", "Reshape", "Flatten", "Activation"]
 
 
 def _activate(activation, z):
@@ -187,6 +188,35 @@ class Conv2DTranspose(_Conv):
     def call(self, x, training=False):
         y = F.conv2d_transpose(x, self.kernel, self.bias, strides=self.strides, padding=self.padding)
         return _activate(self.activation, y)
+
+
+class UpSampling2D(Layer):
+    """Every pixel repeated SH x SW times (nearest neighbour), as Keras 2's ``UpSampling2D``.
+
+    Followed by a Conv2D, it is a resize-convolution: an upsampling without a strided transposed
+    convolution's checkerboard. Only ``interpolation="nearest"`` and channels-last (docs/keras-fidelity.md).
+
+    >>> from minigan import layers
+    >>> layers.UpSampling2D()(layers.Input(shape=(8, 8, 128))).shape
+    (None, 16, 16, 128)
+    """
+
+    def __init__(self, size=(2, 2), interpolation="nearest", **kwargs):
+        super().__init__(**kwargs)
+        self.size = _pair(size, "size", self)
+        if interpolation != "nearest":
+            raise ValueError(f"UpSampling2D '{self.name}': interpolation {interpolation!r} is not implemented; "
+                             f"minigan has 'nearest' only")
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"UpSampling2D '{self.name}' expects images (batch, H, W, C), got shape "
+                             f"{tuple(input_shape)}")
+        n, h, w, c = input_shape
+        return (n, h * self.size[0], w * self.size[1], c)
+
+    def call(self, x, training=False):
+        return F.upsample2d(x, self.size)
 
 
 class LeakyReLU(Layer):

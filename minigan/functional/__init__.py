@@ -4,6 +4,7 @@
     activations.py  leaky_relu relu sigmoid tanh dropout
     linear.py       dense
     conv.py         conv2d conv2d_transpose (im2col.py: the column matrix and its adjoint)
+    upsampling.py   upsample2d (nearest neighbour)
     losses.py       binary_crossentropy
 """
 
@@ -14,3 +15,4 @@ from .conv import conv2d, conv2d_transpose
 from .im2col import conv_output_length, conv_transpose_output_length, same_padding
 from .linear import dense
 from .losses import binary_crossentropy
+from .upsampling import upsample2d
