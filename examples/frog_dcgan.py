@@ -60,8 +60,9 @@ PRESETS = {
         # Dense -> 8x8x128, 5x5 conv 128; up to 16x16x64, 32x32x32; one 5x5 conv at 32x32; 7x7 tanh
         "generator": {"seed_filters": 128, "filters": [128, 64, 32], "seed_size": 8, "full_size_convs": 1},
         "discriminator": {"filters": [64, 64, 128, 256], "dropout": 0.4},
-        "d_optimizer": {"name": "Adam", "lr": 0.0002, "beta_1": 0.5},
-        "a_optimizer": {"name": "Adam", "lr": 0.0002, "beta_1": 0.5},
+        # Radford et al.'s Adam, its learning rate halving by step ~3,300 (Keras 2's decay: lr / (1 + decay * t))
+        "d_optimizer": {"name": "Adam", "lr": 0.0002, "beta_1": 0.5, "decay": 0.0003},
+        "a_optimizer": {"name": "Adam", "lr": 0.0002, "beta_1": 0.5, "decay": 0.0003},
         "fix_range": True,
         "flip": True,  # real images mirrored left-right at random (no key: as they are)
     },
@@ -73,10 +74,14 @@ GRID_UPSCALE = 2  # grid pictures: each pixel drawn 2 x 2
 # --------------------------------------------------------------------------------------------------
 # GAN generator network: a latent vector (latent_dim,) -> an image (32, 32, 3) in [-1, 1] (tanh)
 # --------------------------------------------------------------------------------------------------
-def build_generator(latent_dim, seed_filters, filters, seed_size=16, full_size_convs=2):
+def build_generator(latent_dim, seed_filters, filters, seed_size=16, full_size_convs=2, upsampling="transpose"):
     # The book: seed_size 16, full_size_convs 2, one width. `filters` may also be a list, a width per map
     # size, e.g. [128, 64, 32] for 8x8, 16x16, 32x32 (the cpu preset): DCGAN's taper, which puts the
-    # channels where the maps are small and cheap (docs/quality.md, section 4, round 3)
+    # channels where the maps are small and cheap (docs/quality.md, section 4, round 3). `upsampling`
+    # "nearest" swaps each Conv2DTranspose for UpSampling2D + a 3x3 Conv2D (a resize-convolution;
+    # quality.md, section 4, round 4)
+    if upsampling not in ("transpose", "nearest"):
+        raise ValueError(f"generator: upsampling must be 'transpose' or 'nearest', got {upsampling!r}")
     upsamplings = int(math.log2(height // seed_size))
     widths = [filters] * (upsamplings + 1) if isinstance(filters, int) else list(filters)
     if len(widths) != upsamplings + 1:
@@ -94,7 +99,10 @@ def build_generator(latent_dim, seed_filters, filters, seed_size=16, full_size_c
 
     # Upsample to 32x32 (from 16x16 once; from 8x8 twice)
     for size_filters in widths[1:]:
-        x = layers.Conv2DTranspose(size_filters, 4, strides=2, padding="same")(x)
+        if upsampling == "transpose":
+            x = layers.Conv2DTranspose(size_filters, 4, strides=2, padding="same")(x)
+        else:
+            x = layers.Conv2D(size_filters, 3, padding="same")(layers.UpSampling2D()(x))
         x = layers.LeakyReLU()(x)
 
     for _ in range(full_size_convs):

@@ -91,7 +91,8 @@ def test_cpu_preset_is_a_tapered_dcgan_of_the_books_layer_types(frog):
     assert generator.count_params() == 874_339 and discriminator.count_params() == 724_161  # docs/quality.md
     assert config["fix_range"] and config["batch_size"] == 32 and config["flip"] and "average_decay" not in config
     assert config_of(frog, ["--dry-run", "--preset", "cpu", "--average-decay", "0.99"])["average_decay"] == 0.99
-    assert config["d_optimizer"] == config["a_optimizer"] == {"name": "Adam", "lr": 0.0002, "beta_1": 0.5}
+    assert config["d_optimizer"] == config["a_optimizer"] == {"name": "Adam", "lr": 0.0002, "beta_1": 0.5,
+                                                              "decay": 0.0003}
     kinds = lambda model: [(type(layer).__name__, getattr(layer, "kernel_size", None), getattr(layer, "strides", None),
                             getattr(getattr(layer, "activation", None), "__name__", None)) for layer in model.layers]
     book = frog.PRESETS["book"]
@@ -116,6 +117,19 @@ def test_tapered_widths_give_one_width_per_map_size(frog):
         frog.build_generator(8, 4, [6, 6], seed_size=8)
     with pytest.raises(ValueError, match=r"discriminator: filters \[6, 6\] needs 4 widths.*got 2"):
         frog.build_discriminator([6, 6], dropout=0.4)
+
+
+def test_nearest_upsampling_makes_resize_convolutions(frog):
+    layer_kinds = lambda model: [(type(layer).__name__, layer.output_shape[1:]) for layer in model.layers
+                                 if not isinstance(layer, (frog.layers.LeakyReLU, frog.layers.InputLayer))]
+    generator = frog.build_generator(8, 12, [12, 6, 4], seed_size=8, full_size_convs=1, upsampling="nearest")
+    assert layer_kinds(generator)[3:] == [("UpSampling2D", (16, 16, 12)), ("Conv2D", (16, 16, 6)),
+                                          ("UpSampling2D", (32, 32, 6)), ("Conv2D", (32, 32, 4)),
+                                          ("Conv2D", (32, 32, 4)), ("Conv2D", (32, 32, 3))]
+    assert [layer.kernel_size for layer in generator.layers if hasattr(layer, "kernel_size")] == [
+        (5, 5), (3, 3), (3, 3), (5, 5), (7, 7)]  # the resize-convolutions are 3x3
+    with pytest.raises(ValueError, match="generator: upsampling must be 'transpose' or 'nearest', got 'bilinear'"):
+        frog.build_generator(8, 4, 6, upsampling="bilinear")
 
 
 def test_end_to_end_on_real_frogs_with_the_book_model(frog, tmp_path, monkeypatch):
