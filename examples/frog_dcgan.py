@@ -41,9 +41,10 @@ import frog_cli  # noqa: E402  (the flags, and the config they make)
 
 # The whole model in one table. The book's numbers are the "book" preset; "cpu" is a DCGAN of the same
 # family and layer types, tapered as Radford et al. 2016 do it (G halves its width as its maps double, D
-# doubles it as they halve), with their Adam (its rate decaying) and mirrored real images: chosen by measurement for 30
-# minutes on a 2-core CPU (docs/quality.md, section 4). Flags (--batch-size, --latent-dim, --fix-range,
-# --average-decay) override; an "average_decay" draws the grids from a running average of G's weights.
+# doubles it as they halve), with their Adam (its rate decaying) and mirrored real images: chosen by
+# measurement for 30 minutes on a 2-core CPU (docs/quality.md, section 4). Flags (--batch-size,
+# --latent-dim, --fix-range, --average-decay) override; an "average_decay" draws the grids from a running
+# average of G's weights.
 PRESETS = {
     "book": {
         "latent_dim": 32,

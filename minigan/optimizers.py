@@ -140,7 +140,7 @@ class Optimizer:
     def apply_gradients(self, grads_and_vars):
         """One step for every (gradient, weight) pair (Keras' spelling); weights change in place."""
         pairs = [(g.data if isinstance(g, Tensor) else g, w) for g, w in grads_and_vars]
-        lr_t = self.learning_rate / (1.0 + self.decay * self.iterations)
+        lr_t = self._learning_rate_at(self.iterations)
         clipped, total = 0, 0
         for gradient, weight in pairs:
             xp = backend.get_array_module(weight.data, gradient)
@@ -171,7 +171,11 @@ class Optimizer:
         >>> opt.last_learning_rate is None, [opt.apply_gradients([]) or opt.last_learning_rate for _ in range(2)]
         (True, [0.001, 0.0005])
         """
-        return None if self.iterations == 0 else self.learning_rate / (1.0 + self.decay * (self.iterations - 1))
+        return None if self.iterations == 0 else self._learning_rate_at(self.iterations - 1)
+
+    def _learning_rate_at(self, iterations):
+        """Step 3 above: Keras 2's time decay after ``iterations`` earlier steps."""
+        return self.learning_rate / (1.0 + self.decay * iterations)
 
     @property
     def last_clipped_fraction_device(self):
