@@ -13,7 +13,7 @@ from .tensor import Function, Tensor, as_tensor, enable_grad, is_grad_enabled, n
 from . import functional
 from .gradcheck import GradcheckError, gradcheck
 from . import initializers, layers, losses, models, optimizers
-from .graph import clear_session
+from .engine import clear_session
 from .layers import Input
 from .models import Model, Sequential
 from . import datasets, metrics, preprocessing

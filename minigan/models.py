@@ -1,8 +1,8 @@
 """Models: a graph of layer calls that is itself a layer, plus Keras 2's compile / train_on_batch / predict.
 
 ``Model(inputs, outputs)`` walks back from ``outputs`` to ``inputs`` through the Nodes that layer calls
-recorded (``graph.py``) and keeps them in order. Running the model runs those calls again on real
-data. Because a Model is a Layer, it can be called on a symbolic tensor too -- which is how the book
+recorded (``engine/``) and keeps them in order; the graph may branch and join (``Concatenate``).
+Running the model runs those calls again on real data. Because a Model is a Layer, it can be called on a symbolic tensor too -- which is how the book
 builds its GAN: ``gan = Model(z, discriminator(generator(z)))`` shares the weights of both.
 
 Freezing follows Keras 2, and the book depends on it: ``compile()`` takes a snapshot of the model's
@@ -24,7 +24,10 @@ inside the GAN (compiled afterwards); ``discriminator.train_on_batch`` still tra
 
 from . import backend, losses, optimizers
 from .backend import numpy as host_numpy
-from .graph import InputLayer, KerasTensor, Layer, _unique, format_shape, unique_name
+from .engine import functional
+from .engine.base_layer import Layer, _unique, unique_name
+from .engine.input_layer import Input, InputLayer
+from .engine.node import KerasTensor, format_shape
 from .summary import print_summary
 from .tensor import Tensor, enable_grad, no_grad
 from .weights_io import load_weights, save_weights
@@ -49,7 +52,7 @@ class Model(Layer):
         self.input, self.output = _single(inputs, "inputs", self.name), _single(outputs, "outputs", self.name)
         if self.input.node is None or not isinstance(self.input.node.layer, InputLayer):
             raise ValueError(f"Model '{self.name}': inputs must come from minigan.Input(...), got {self.input!r}")
-        self._nodes_in_order = _trace(self.input, self.output, self.name)
+        self._nodes_in_order = functional.trace(self.input, self.output, self.name)
         self._layers = [self.input.node.layer] + _unique(node.layer for node in self._nodes_in_order)
         self._finish_init()
 
@@ -116,10 +119,11 @@ class Model(Layer):
         return (input_shape[0],) + self.output.shape[1:]
 
     def call(self, x, training=False):
-        """Replay the recorded layer calls on the Tensor ``x``."""
-        for node in self._nodes_in_order:
-            x = node.layer.call(x, training=training)
-        return x
+        """Replay the recorded layer calls on the Tensor ``x`` (each result dropped after its last reader)."""
+        if getattr(self, "_plan_for", None) != len(self._nodes_in_order):  # a Sequential grows; plan again
+            self._plan = functional.release_plan(self._nodes_in_order, self.output)
+            self._plan_for = len(self._nodes_in_order)
+        return functional.run(self._nodes_in_order, self._plan, self.input, self.output, x, training)
 
     # -- Keras 2 training API --------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None):
@@ -270,7 +274,6 @@ class Sequential(Model):
             raise TypeError(f"Sequential '{self.name}'.add expects a layer, got {type(layer).__name__}")
         self._stack.append(layer)
         if self.input is None and len(self._stack) == 1 and layer._batch_input_shape is not None:
-            from .graph import Input
             self._start(Input(shape=layer._batch_input_shape[1:]), replay=False)
         if self.input is not None:
             self._append(layer)
@@ -294,7 +297,6 @@ class Sequential(Model):
         _check_unique(self)
 
     def _build_from_data(self, shape, dtype):
-        from .graph import Input
         if self.input is None:
             self._start(Input(shape=tuple(shape[1:]), dtype=dtype if dtype.kind == "f" else None))
 
@@ -331,21 +333,6 @@ def _single(tensors, what, name):
         raise TypeError(f"Model '{name}': {what} must be symbolic tensors from minigan.Input / layer calls, "
                         f"got {type(tensors).__name__}")
     return tensors
-
-
-def _trace(input, output, name):
-    """The Nodes from ``input`` to ``output``, in execution order. Every minigan layer has one input, so
-    following each tensor back to the call that made it traces a single chain."""
-    nodes, tensor = [], output
-    while tensor is not input:
-        node = tensor.node
-        if node is None or node.input is None:  # reached some other Input: disconnected
-            where = "" if node is None else f" (they come from input '{node.layer.name}')"
-            raise ValueError(f"Model '{name}': the outputs do not depend on the given input "
-                             f"'{input.node.layer.name}'{where}; graph disconnected")
-        nodes.append(node)
-        tensor = node.input
-    return nodes[::-1]
 
 
 def _check_unique(model):

@@ -51,7 +51,7 @@ def test_layer_shapes_name_and_no_weights(fresh_names):
 
 
 def test_errors_name_the_layer_and_the_shape():
-    with pytest.raises(ValueError, match=r"UpSampling2D 'up' expects images \(batch, H, W, C\), got shape \(None, 10\)"):
+    with pytest.raises(ValueError, match=r"UpSampling2D 'up' expects images of shape \(batch, height, width, channels\), got an input of shape \(None, 10\)"):
         layers.UpSampling2D(name="up")(layers.Input(shape=(10,)))
     with pytest.raises(ValueError, match="interpolation 'bilinear' is not implemented"):
         layers.UpSampling2D(interpolation="bilinear")

@@ -5,6 +5,9 @@
     linear.py       dense
     conv.py         conv2d conv2d_transpose (im2col.py: the column matrix and its adjoint)
     upsampling.py   upsample2d (nearest neighbour)
+    pooling.py      max_pool2d avg_pool2d global_avg_pool2d
+    merging.py      concatenate
+    normalization.py batch_normalization (training mode; its backward in closed form)
     losses.py       binary_crossentropy
 """
 
@@ -15,4 +18,7 @@ from .conv import conv2d, conv2d_transpose
 from .im2col import conv_output_length, conv_transpose_output_length, same_padding
 from .linear import dense
 from .losses import binary_crossentropy
+from .merging import concatenate
+from .normalization import batch_normalization
+from .pooling import avg_pool2d, global_avg_pool2d, max_pool2d
 from .upsampling import upsample2d

@@ -38,7 +38,7 @@ class ReLU(Function):
     def forward(self, x):
         require_float("relu", x)
         self.positive = (x > 0).astype(x.dtype)
-        return x * self.positive
+        return get_array_module(x).where(x > 0, x, x.dtype.type(0))  # not x * mask: -1 * 0 would be -0.0
 
     def backward(self, gy):
         return gy * Tensor(self.positive)

@@ -1,16 +1,14 @@
-"""The functional API's machinery: symbolic tensors, nodes, the Layer base class and Input.
-
-A Keras model is written in two phases, and so is a minigan one:
-
-    x = Input(shape=(32,))          # a KerasTensor: shape (None, 32), a dtype, no numbers at all
-    y = Dense(4)(x)                 # builds Dense's weights from (None, 32); y.shape == (None, 4)
-    model = Model(x, y)             # walks back from y to x and keeps the calls in order
+"""The Layer base class: weights, names, building, and calling on symbolic tensors or on data.
 
 Calling a layer on a :class:`KerasTensor` computes nothing. It *builds* the layer (creates its
-weights, now that the input shape is known), records a :class:`Node` -- "this layer was called on
-that tensor and produced this one" -- and returns a new KerasTensor with the output shape. The
-batch dimension is ``None``: any batch size fits. Calling the same layer on real data (a NumPy or
-CuPy array, or a minigan Tensor) runs ``call`` and returns a Tensor; the weights are the same ones.
+weights, now that the input shape is known), records a :class:`Node` (``node.py``) and returns a new
+KerasTensor with the output shape. The batch dimension is ``None``: any batch size fits. Calling the
+same layer on real data (a NumPy or CuPy array, or a minigan Tensor) runs ``call`` and returns a
+Tensor; the weights are the same ones.
+
+A layer's weights are *trainable* (a kernel, a bias: the optimizer changes them) or *non-trainable*
+(BatchNormalization's moving statistics: the layer updates them itself). Keras lists them in that
+order -- ``weights == trainable_weights + non_trainable_weights`` -- and ``summary()`` counts them apart.
 
 Names are generated as Keras does, unique per process: ``dense``, ``dense_1``, ...;
 ``input_1``, ``input_2``, ... for inputs. :func:`reset_names` (or ``minigan.clear_session()``) starts
@@ -30,10 +28,11 @@ the counters again, as ``keras.backend.clear_session()`` does.
 
 import re
 
-from . import backend, initializers
-from .backend import numpy as host_numpy
-from .functional import astype
-from .tensor import Tensor
+from .. import backend, initializers
+from ..backend import numpy as host_numpy
+from ..functional import astype
+from ..tensor import Tensor
+from .node import KerasTensor, Node
 
 # -- names ---------------------------------------------------------------------------------------
 _name_counts = {}  # prefix -> how many objects took it so far
@@ -62,39 +61,6 @@ def snake_case(class_name):
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def format_shape(shape):
-    """(None, 32) as Keras prints it."""
-    return str(tuple(shape))
-
-
-# -- symbolic tensors ----------------------------------------------------------------------------
-class KerasTensor:
-    """A placeholder for data yet to come: a shape (batch dimension ``None``), a dtype, and the Node
-    that produced it. It has no values; it only lets layers be wired together and checked."""
-
-    def __init__(self, shape, dtype, node=None):
-        self.shape = tuple(shape)
-        self.dtype = host_numpy.dtype(dtype)
-        self.node = node
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    def __repr__(self):
-        origin = f" (from layer '{self.node.layer.name}')" if self.node is not None else ""
-        return f"<KerasTensor shape={self.shape} dtype={self.dtype}{origin}>"
-
-
-class Node:
-    """One call of ``layer`` on the symbolic tensor ``input``, giving ``output``. An Input's node has no input."""
-
-    def __init__(self, layer, input, output):
-        self.layer, self.input, self.output = layer, input, output
-        output.node = self
-        layer._nodes.append(self)
-
-
 # -- the Layer base class ------------------------------------------------------------------------
 class Layer:
     """Base of every layer (and of Model). A subclass writes:
@@ -117,6 +83,7 @@ class Layer:
         self.dtype = None if dtype is None else host_numpy.dtype(dtype)  # None: take the input's dtype
         self.built = False
         self._own_weights = []  # in creation order: kernel, then bias (Keras' order)
+        self._fixed = set()     # ids of the weights made with trainable=False (moving statistics)
         self._nodes = []        # every symbolic call of this layer
         # Keras lets the first layer of a Sequential declare its input: Dense(8, input_shape=(4,)).
         self._batch_input_shape = None if input_shape is None else (None,) + _shape_tuple(input_shape, self)
@@ -124,14 +91,24 @@ class Layer:
     def __repr__(self):
         return f"<{type(self).__name__} name='{self.name}' built={self.built}>"
 
-    # -- weights ---------------------------------------------------------------------------------
-    def add_weight(self, name, shape, initializer="glorot_uniform"):
-        """Create a weight named ``<layer name>/<name>`` (e.g. ``dense/kernel``) on the active backend."""
+    # -- weights -----------------------------------------------------------------------------------
+    def add_weight(self, name, shape, initializer="glorot_uniform", trainable=True):
+        """Create a weight named ``<layer name>/<name>`` (e.g. ``dense/kernel``) on the active backend.
+
+        ``trainable=False`` makes a weight that no optimizer touches (a moving statistic): it is listed
+        in ``non_trainable_weights`` whatever the layer's ``trainable`` flag says.
+        """
         dtype = self.dtype or backend.DEFAULT_DTYPE
         data = initializers.get(initializer)(tuple(shape), dtype=dtype)
-        weight = Tensor(backend.asarray(data, dtype=dtype), requires_grad=self._trainable, name=f"{self.name}/{name}")
+        weight = Tensor(backend.asarray(data, dtype=dtype), requires_grad=self._trainable and trainable,
+                        name=f"{self.name}/{name}")
         self._own_weights.append(weight)
+        if not trainable:
+            self._fixed.add(id(weight))
         return weight
+
+    def _is_trainable_kind(self, weight):
+        return id(weight) not in self._fixed
 
     @property
     def trainable(self):
@@ -141,15 +118,17 @@ class Layer:
     def trainable(self, value):
         self._trainable = bool(value)
         for weight in self._own_weights:  # outside train_on_batch, autograd follows the flag
-            weight.requires_grad = self._trainable
+            weight.requires_grad = self._trainable and self._is_trainable_kind(weight)
 
     @property
     def trainable_weights(self):
-        return list(self._own_weights) if self._trainable else []
+        return [w for w in self._own_weights if self._is_trainable_kind(w)] if self._trainable else []
 
     @property
     def non_trainable_weights(self):
-        return [] if self._trainable else list(self._own_weights)
+        if not self._trainable:
+            return list(self._own_weights)
+        return [w for w in self._own_weights if not self._is_trainable_kind(w)]
 
     @property
     def weights(self):
@@ -175,7 +154,10 @@ class Layer:
         return [host_numpy.array(backend.to_numpy(w.data)) for w in self.weights]
 
     def set_weights(self, arrays):
-        """Replace the values of :attr:`weights` (same order and shapes as :meth:`get_weights`)."""
+        """Replace the values of :attr:`weights` (same order and shapes as :meth:`get_weights`).
+
+        Every array is checked before any is copied: on an error the layer keeps all its old values.
+        """
         weights, arrays = self.weights, list(arrays)
         kind = type(self).__name__
         if len(arrays) != len(weights):
@@ -188,9 +170,14 @@ class Layer:
         for weight, array in zip(weights, arrays):
             weight.data[...] = backend.asarray(array, dtype=weight.dtype)
 
-    # -- shapes and calls ------------------------------------------------------------------------
+    # -- shapes and calls ----------------------------------------------------------------------------
+    takes_list = False  # True for a merge layer, called on a list of tensors (Concatenate)
+
     def build(self, input_shape):
-        """Create the weights for inputs of ``input_shape`` (batch first, possibly None). Default: none."""
+        """Create the weights for inputs of ``input_shape`` (batch first, possibly None). Default: none.
+
+        For a layer that takes a list, ``input_shape`` is the list of its inputs' shapes.
+        """
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -209,11 +196,13 @@ class Layer:
 
     @property
     def input_shape(self):
-        shapes = {node.input.shape for node in self._nodes if node.input is not None}
+        """The input shape of this layer's symbolic calls (a list of shapes for a merge layer)."""
+        shapes = {tuple(t.shape for t in node.inputs) for node in self._nodes if node.inputs}
         if len(shapes) != 1:
             raise AttributeError(f"layer '{self.name}' has "
                                  + ("never been called" if not shapes else "several input shapes: 'multiple'"))
-        return shapes.pop()
+        shape = shapes.pop()
+        return list(shape) if self.takes_list else shape[0]
 
     def _build_once(self, input_shape, dtype):
         if self.dtype is None:
@@ -221,23 +210,44 @@ class Layer:
                 host_numpy.dtype(backend.DEFAULT_DTYPE)
         if not self.built:
             self.compute_output_shape(input_shape)  # a bad input fails here with the layer's own message
-            self.build(tuple(input_shape))
+            self.build(input_shape)
             self.built = True
 
-    def __call__(self, x, training=None):
-        """On a KerasTensor: record the call, return a KerasTensor. On data: compute, return a Tensor."""
-        if isinstance(x, KerasTensor):
-            self._build_once(x.shape, x.dtype)
-            output = KerasTensor(self.compute_output_shape(x.shape), self.dtype)
-            Node(self, x, output)
+    def __call__(self, inputs, training=None):
+        """On KerasTensors: record the call, return a KerasTensor. On data: compute, return a Tensor.
+
+        A merge layer takes a list (of KerasTensors, or of arrays/Tensors); every other layer one input.
+        """
+        items = self._input_list(inputs)
+        if all(isinstance(t, KerasTensor) for t in items):
+            shapes = [t.shape for t in items]
+            shape = shapes if self.takes_list else shapes[0]
+            self._build_once(shape, items[0].dtype)
+            output = KerasTensor(self.compute_output_shape(shape), self.dtype)
+            Node(self, items, output)
             return output
-        if isinstance(x, (list, tuple)):
-            raise TypeError(f"{type(self).__name__} '{self.name}' takes one input (a KerasTensor, an array or a "
-                            f"Tensor), got a {type(x).__name__}; minigan layers have a single input")
-        x = self._to_tensor(x)
-        self._build_once((None,) + x.shape[1:], x.dtype)
-        self.compute_output_shape(x.shape)  # validates the shape, with the layer's name in the error
-        return self.call(x, training=bool(training))
+        if any(isinstance(t, KerasTensor) for t in items):
+            raise TypeError(f"{type(self).__name__} '{self.name}': its inputs mix symbolic tensors (from Input) "
+                            f"and data; pass all of one kind")
+        tensors = [self._to_tensor(t) for t in items]
+        shapes = [(None,) + t.shape[1:] for t in tensors]
+        self._build_once(shapes if self.takes_list else shapes[0], tensors[0].dtype)
+        actual = [t.shape for t in tensors]
+        self.compute_output_shape(actual if self.takes_list else actual[0])  # the layer's own error names it
+        return self.call(tensors if self.takes_list else tensors[0], training=bool(training))
+
+    def _input_list(self, inputs):
+        """The inputs as a list, checked against what this layer takes (one input, or a list)."""
+        kind = type(self).__name__
+        if self.takes_list:
+            if not isinstance(inputs, (list, tuple)) or not inputs:
+                raise TypeError(f"{kind} '{self.name}' takes a non-empty list of inputs, got "
+                                f"{type(inputs).__name__}")
+            return list(inputs)
+        if isinstance(inputs, (list, tuple)):
+            raise TypeError(f"{kind} '{self.name}' takes one input (a KerasTensor, an array or a Tensor), got a "
+                            f"{type(inputs).__name__}; only merge layers such as Concatenate take a list")
+        return [inputs]
 
     def _to_tensor(self, x):
         """Arrays become Tensors of this layer's dtype (Keras casts inputs to the layer's dtype too)."""
@@ -272,33 +282,3 @@ def _shape_tuple(shape, owner):
     return shape
 
 
-# -- inputs --------------------------------------------------------------------------------------
-class InputLayer(Layer):
-    """The layer behind :func:`Input`: no weights; its one node produces the model's input tensor."""
-
-    def __init__(self, input_shape=None, batch_size=None, dtype=None, name=None):
-        if input_shape is None:
-            raise ValueError("InputLayer needs input_shape, the shape of one sample, e.g. (32, 32, 3)")
-        super().__init__(name=name if name is not None else unique_name("input", zero_based=False),
-                         dtype=dtype or backend.DEFAULT_DTYPE)
-        if self.dtype.kind != "f":
-            raise ValueError(f"Input '{self.name}': dtype must be floating point (float32 or float64), got {self.dtype}")
-        if batch_size is not None:
-            batch_size = _shape_tuple((batch_size,), self)[0]
-        shape = (batch_size,) + _shape_tuple(input_shape, self)
-        Node(self, None, KerasTensor(shape, self.dtype))
-        self.output = self._nodes[0].output
-        self.built = True
-
-    def __call__(self, x, training=None):
-        raise TypeError(f"InputLayer '{self.name}' is not called; use its output, minigan.Input(shape=...)")
-
-
-def Input(shape=None, batch_size=None, name=None, dtype=None):
-    """The symbolic input of a functional model: ``Input(shape=(32,))`` has shape (None, 32).
-
-    >>> import minigan
-    >>> minigan.Input(shape=(32, 32, 3)).shape
-    (None, 32, 32, 3)
-    """
-    return InputLayer(input_shape=shape, batch_size=batch_size, dtype=dtype, name=name).output
