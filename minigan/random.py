@@ -12,6 +12,10 @@ dropout masks here, so ``minigan.random.seed(0)`` makes a whole run repeatable.
 >>> minigan.random.seed(0)
 >>> bool((a == minigan.to_numpy(minigan.random.normal((2,)))).all())
 True
+
+A :class:`Stream` is the other kind of source: an independent generator owned by *one* object (a
+DiffAugment call site, say), drawing on the host, so that its numbers and its saved state are the same
+on NumPy and CuPy, and several stateful things in one run can each be checkpointed exactly.
 """
 
 import contextlib
@@ -109,3 +113,132 @@ def scoped_seed(value):
         yield
     finally:
         _seed, _generators = saved
+
+
+# ---------------------------------------------------------------------------------------------------
+# Streams: one independent generator per owner, drawing on the host
+# ---------------------------------------------------------------------------------------------------
+STREAM_KIND = "minigan.random.Stream"  # written into every Stream state; set_state refuses anything else
+
+
+class Stream:
+    """An independent, seeded source of random numbers, owned by one object.
+
+    Draws happen on the host with NumPy's PCG64 (``numpy.random.default_rng(seed)``) whatever the active
+    backend, so the same seed gives the same numbers on NumPy and on CuPy, and the state saves and
+    restores exactly on both. A stream is meant for small draws -- per-sample factors, shifts, offsets.
+    Every method returns a host NumPy array; moving it to the arrays it acts on is the caller's one line,
+    ``get_array_module(x).asarray(values)`` (a few hundred bytes per batch). Noise the size of a batch of
+    images belongs to the module-level generator above, which draws on the device.
+
+    Streams share nothing, with each other or with ``seed``/``normal``/``uniform`` above: drawing from one
+    never changes what another draws next.
+
+    >>> a, b = Stream(7), Stream(7)
+    >>> a.integers(0, 10, (5,)).tolist() == b.integers(0, 10, (5,)).tolist()    # same seed, same numbers
+    True
+    >>> state = a.get_state()                       # one JSON string: seed and PCG64 state
+    >>> after = a.uniform((3,))
+    >>> a.set_state(state)
+    >>> bool((a.uniform((3,)) == after).all())      # continues bit for bit
+    True
+    >>> a.uniform((2,)).dtype, a.integers(-4, 5, (2,)).dtype
+    (dtype('float32'), dtype('int64'))
+    """
+
+    def __init__(self, seed):
+        self.seed = _check_seed(seed, "Stream: ")
+        self._generator = backend.numpy.random.default_rng(self.seed)
+
+    def __repr__(self):
+        return f"Stream(seed={self.seed})"
+
+    def uniform(self, shape, low=0.0, high=1.0, dtype=None):
+        """Samples of U[low, high) with the given shape, a host array (float32 by default)."""
+        u = backend.numpy.asarray(self._generator.random(size=shape, dtype=_dtype(dtype)))
+        if low != 0.0 or high != 1.0:
+            u = u * u.dtype.type(high - low) + u.dtype.type(low)
+        return u
+
+    def normal(self, shape, mean=0.0, std=1.0, dtype=None):
+        """Samples of N(mean, std^2) with the given shape, a host array (float32 by default)."""
+        z = backend.numpy.asarray(self._generator.standard_normal(size=shape, dtype=_dtype(dtype)))
+        if mean != 0.0 or std != 1.0:
+            z = z * z.dtype.type(std) + z.dtype.type(mean)
+        return z
+
+    def integers(self, low, high, shape):
+        """Integers uniform on [low, high) -- ``high`` excluded, as in ``range`` -- a host int64 array."""
+        if not high > low:
+            raise ValueError(f"Stream.integers: the range [low, high) is empty: low={low}, high={high}")
+        return backend.numpy.asarray(self._generator.integers(low, high, size=shape, dtype=backend.numpy.int64))
+
+    def get_state(self):
+        """The whole state as one JSON string, ``{"kind": "minigan.random.Stream", "seed": s,
+        "bit_generator": <numpy's PCG64 state dict>}``: a checkpoint stores it without pickle (an npz
+        file keeps a string as a 0-d unicode array)."""
+        state = self._generator.bit_generator.state  # a dict of ints (the 128-bit ones too): JSON keeps them exact
+        return json.dumps({"kind": STREAM_KIND, "seed": self.seed, "bit_generator": state})
+
+    def set_state(self, state):
+        """Continue exactly where the stream that wrote ``state`` (see :meth:`get_state`) was; its seed too.
+
+        ``state`` is the JSON string, or the 0-d unicode array that an npz file gives back. It is checked
+        in full before anything changes: a foreign or corrupt state raises ValueError and leaves this stream
+        as it was.
+        """
+        if isinstance(state, backend.numpy.ndarray) and state.ndim == 0 and state.dtype.kind == "U":
+            state = str(state[()])
+        if not isinstance(state, str):
+            raise TypeError(f"Stream.set_state expects the JSON string written by Stream.get_state, "
+                            f"got {type(state).__name__}")
+        self.seed, self._generator = _parse_stream_state(state)
+
+
+def _check_seed(seed, where):
+    """``seed`` as an int, or an error starting with ``where``: a seed is a non-negative int (not a bool)."""
+    if isinstance(seed, (bool, backend.numpy.bool_)) or not isinstance(seed, (int, backend.numpy.integer)):
+        raise TypeError(f"{where}seed must be a non-negative int, got {seed!r} (a {type(seed).__name__})")
+    if seed < 0:
+        raise ValueError(f"{where}seed must be a non-negative int, got {int(seed)}")
+    return int(seed)
+
+
+def _parse_stream_state(text):
+    """(seed, generator) from a Stream state, or a ValueError saying what is wrong with it."""
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"Stream.set_state: not a Stream state: invalid JSON ({error})") from None
+    if not isinstance(data, dict) or data.get("kind") != STREAM_KIND:
+        found = data.get("kind") if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"Stream.set_state: not a Stream state: expected a JSON object with kind "
+                         f"{STREAM_KIND!r} (as Stream.get_state writes), got kind {found!r}")
+    problem = _pcg64_problem(data.get("bit_generator"))
+    try:
+        seed = _check_seed(data.get("seed"), "")
+    except (TypeError, ValueError) as error:
+        problem = problem or str(error)
+    if problem:
+        raise ValueError(f"Stream.set_state: corrupt Stream state: {problem}")
+    generator = backend.numpy.random.default_rng()
+    generator.bit_generator.state = data["bit_generator"]
+    return seed, generator
+
+
+def _pcg64_problem(bits):
+    """What is wrong with ``bits`` as NumPy's PCG64 state dict, or None. (NumPy's own setter checks less:
+    it takes a float, or an even increment, without a word.)"""
+    keys = {"bit_generator", "state", "has_uint32", "uinteger"}
+    if not isinstance(bits, dict) or bits.get("bit_generator") != "PCG64" or set(bits) != keys:
+        return f"bit_generator must be NumPy's PCG64 state, with keys {sorted(keys)}; got {bits!r}"
+    inner = bits["state"]
+    if not isinstance(inner, dict) or set(inner) != {"state", "inc"}:
+        return f"bit_generator.state must have the keys 'state' and 'inc', got {inner!r}"
+    for name, value, size in (("state.state", inner["state"], 128), ("state.inc", inner["inc"], 128),
+                              ("uinteger", bits["uinteger"], 32), ("has_uint32", bits["has_uint32"], 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**size:
+            return f"bit_generator.{name} must be an int in [0, 2**{size}), got {value!r}"
+    if inner["inc"] % 2 == 0:
+        return f"bit_generator.state.inc must be odd (every PCG64 increment is), got {inner['inc']}"
+    return None

@@ -9,9 +9,11 @@
     merging.py      concatenate
     normalization.py batch_normalization (training mode; its backward in closed form)
     losses.py       binary_crossentropy
+    augment.py      diff_augment (DiffAugment: colour, translation, cutout; random from a Stream)
 """
 
 from .activations import dropout, get_activation, leaky_relu, relu, sigmoid, tanh
+from .augment import diff_augment
 from .arithmetic import (add, astype, broadcast_to, clip, div, exp, flatten, log, matmul, maximum, mean, mul,
                          neg, power, reshape, sub, sum, sum_to, transpose)
 from .conv import conv2d, conv2d_transpose

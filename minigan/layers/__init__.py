@@ -5,6 +5,7 @@
     pooling.py         MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D
     merging.py         Concatenate (and ``concatenate``), the join of branches
     normalization.py   BatchNormalization
+    augmentation.py    DiffAugment (random colour, translation, cutout that gradients flow through)
 
 Each layer owns its weights and calls one op of ``minigan/functional``. The base class, symbolic tensors
 and :func:`Input` live in ``minigan/engine``; they are re-exported here because Keras users write
@@ -19,6 +20,7 @@ and :func:`Input` live in ``minigan/engine``; they are re-exported here because 
 """
 
 from ..engine import Input, InputLayer, KerasTensor, Layer, clear_session, reset_names
+from .augmentation import DiffAugment
 from .convolutional import Conv2D, Conv2DTranspose, UpSampling2D
 from .core import Activation, Dense, Dropout, Flatten, LeakyReLU, ReLU, Reshape
 from .merging import Concatenate, concatenate
@@ -29,4 +31,4 @@ __all__ = ["Input", "InputLayer", "Layer", "KerasTensor", "reset_names", "clear_
            "Dense", "Activation", "LeakyReLU", "ReLU", "Dropout", "Reshape", "Flatten",
            "Conv2D", "Conv2DTranspose", "UpSampling2D",
            "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "Concatenate", "concatenate",
-           "BatchNormalization"]
+           "BatchNormalization", "DiffAugment"]
