@@ -17,5 +17,6 @@ from .engine import clear_session
 from .layers import Input
 from .models import Model, Sequential
 from . import datasets, metrics, preprocessing
+from . import applications
 
 __version__ = "0.1.0"

@@ -1,4 +1,8 @@
-"""Atomic file writes: every file minigan writes (weights, checkpoints, PNGs, logs, downloads).
+"""Where minigan keeps its files, and how it writes them: atomically, every file (weights, checkpoints,
+PNGs, logs, downloads, converted models).
+
+``minigan_home()`` is ``~/.minigan`` (like ``~/.keras``), or ``$MINIGAN_HOME``: the datasets, the
+converted FID network and cached statistics live there.
 
 Write into a temporary file beside the target, flush it to disk, then ``os.replace`` it onto the
 target name -- one step on POSIX and Windows. A crash or Ctrl-C mid-write leaves the old file
@@ -15,8 +19,19 @@ intact (or no file), never half a file where the next run would read it.
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
+
+# atomic_path's temporary names: "." + the target's name + "." + mkstemp's 8 random characters + an
+# optional real extension + ".part", e.g. ".checkpoint.npz.k3j_9qz2.npz.part".
+TEMPORARY = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?\.part$")
+
+
+def minigan_home():
+    """The folder for minigan's own files: ``$MINIGAN_HOME`` if set, else ``~/.minigan``."""
+    home = os.environ.get("MINIGAN_HOME", "").strip()
+    return Path(home).expanduser() if home else Path.home() / ".minigan"
 
 
 def _umask():
@@ -48,3 +63,26 @@ def atomic_path(path, suffix=""):
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def remove_stale_temporaries(folder):
+    """Delete the temporary files that an interrupted atomic write (a ``kill -9``, a power cut) left in
+    ``folder``, and only those: names that ``atomic_path`` makes, plain files. Returns [(path, bytes)].
+
+    Call it where one writer owns the folder (a training run starting in its ``--out``): a temporary
+    file of ours found then belongs to no write in progress.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / ".checkpoint.npz.k3j9qz2a.npz.part").write_bytes(b"half")    # what kill -9 leaves
+    >>> _ = (folder / "notes.part").write_text("someone else's")                 # not ours: kept
+    >>> [(path.name, size) for path, size in remove_stale_temporaries(folder)], sorted(p.name for p in folder.iterdir())
+    ([('.checkpoint.npz.k3j9qz2a.npz.part', 4)], ['notes.part'])
+    """
+    removed = []
+    for path in sorted(Path(folder).iterdir()):
+        if TEMPORARY.match(path.name) and path.is_file() and not path.is_symlink():
+            size = path.stat().st_size
+            path.unlink()
+            removed.append((path, size))
+    return removed

@@ -76,8 +76,8 @@ class Tensor:
     """An array (NumPy or CuPy) plus what autograd needs: ``grad``, ``creator``, ``requires_grad``.
 
     Operators ``+ - * / @ **`` and unary ``-`` build the graph; so do ``reshape``, ``transpose``,
-    ``sum``, ``mean``, ``exp``, ``log``, ``maximum`` and ``clip``. Python numbers mix freely and
-    take the tensor's dtype, so float32 stays float32.
+    ``sum``, ``mean``, ``exp``, ``log``, ``maximum`` and ``clip`` (installed by ``functional/arithmetic.py``).
+    Python numbers mix freely and take the tensor's dtype, so float32 stays float32.
     """
 
     __array_priority__ = 200  # make ndarray + Tensor call Tensor.__radd__
@@ -178,38 +178,10 @@ class Tensor:
                         if out is not None:
                             out.grad = None
 
-    # -- operators: each one is a Function in minigan/functional/arithmetic.py ----------------
-    def __add__(self, other): return ops.add(self, other)
-    def __radd__(self, other): return ops.add(other, self)
-    def __sub__(self, other): return ops.sub(self, other)
-    def __rsub__(self, other): return ops.sub(other, self)
-    def __mul__(self, other): return ops.mul(self, other)
-    def __rmul__(self, other): return ops.mul(other, self)
-    def __truediv__(self, other): return ops.div(self, other)
-    def __rtruediv__(self, other): return ops.div(other, self)
-    def __matmul__(self, other): return ops.matmul(self, other)
-    def __rmatmul__(self, other): return ops.matmul(other, self)
-    def __pow__(self, exponent): return ops.power(self, exponent)
-    def __neg__(self): return ops.neg(self)
-    def __getitem__(self, index): return ops.get_item(self, index)
-
-    def reshape(self, *shape):
-        return ops.reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
-
-    def transpose(self, *axes):
-        return ops.transpose(self, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else (axes or None))
-
-    @property
-    def T(self):
-        return ops.transpose(self, None)
-
-    def sum(self, axis=None, keepdims=False): return ops.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return ops.mean(self, axis, keepdims)
-    def exp(self): return ops.exp(self)
-    def log(self): return ops.log(self)
-    def maximum(self, other): return ops.maximum(self, other)
-    def clip(self, low, high): return ops.clip(self, low, high)
-    def astype(self, dtype): return ops.astype(self, dtype)
+    # Operators (+ - * / @ **, unary -, [], reshape, transpose, .T, sum, mean, exp, log, maximum, clip,
+    # astype) are each a Function of minigan/functional/arithmetic.py, which installs them on this class
+    # when it is imported (as DeZero's setup_variable does): this file needs nothing of the ops, and the
+    # ops need Tensor, so the import goes one way only.
 
 
 class Function:
@@ -271,5 +243,3 @@ def as_tensor(x, like=()):
         return Tensor(xp.asarray(x, dtype=partner.dtype))
     return tensor(x)
 
-
-from .functional import arithmetic as ops  # noqa: E402  (the operators need Tensor and Function)

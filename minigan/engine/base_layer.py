@@ -170,6 +170,36 @@ class Layer:
         for weight, array in zip(weights, arrays):
             weight.data[...] = backend.asarray(array, dtype=weight.dtype)
 
+    # -- state by name: what checkpoints and weights files hold ------------------------------------------
+    def get_state(self):
+        """``{weight name: host array}`` of every weight (trainable or not), e.g. ``{"dense/kernel": ...}``.
+
+        Keyed by name, not position: Keras lists a frozen model's weights in another order than a trainable
+        one's, so positions change with ``trainable``; names do not. Copies, never views.
+        """
+        return {w.name: host_numpy.array(backend.to_numpy(w.data)) for w in _unique(self.all_weights())}
+
+    def set_state(self, state, where=None):
+        """Put the arrays of ``state`` (as from :meth:`get_state`) into the weights of the same names.
+
+        All or nothing: every name and shape is checked first, so on an error no weight has changed. The
+        error names ``where`` (a file, say), the layer and the first weight that does not fit.
+        """
+        where = f"{where}: " if where else ""
+        kind = type(self).__name__
+        weights = _unique(self.all_weights())
+        missing = [w.name for w in weights if w.name not in state]
+        if missing:
+            raise ValueError(f"{where}no values for {len(missing)} weights of {kind} '{self.name}', first "
+                             f"'{missing[0]}' (it holds {sorted(state)[:3]}...); saved from another architecture?")
+        for w in weights:
+            shape = tuple(getattr(state[w.name], "shape", ()))
+            if shape != w.shape:
+                raise ValueError(f"{where}weight '{w.name}' of {kind} '{self.name}' has shape {w.shape}, but the "
+                                 f"saved array has shape {shape} (another architecture?); nothing was loaded")
+        for w in weights:
+            w.data[...] = backend.asarray(state[w.name], dtype=w.dtype)
+
     # -- shapes and calls ----------------------------------------------------------------------------
     takes_list = False  # True for a merge layer, called on a list of tensors (Concatenate)
 

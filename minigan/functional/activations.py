@@ -20,28 +20,30 @@ class LeakyReLU(Function):
     """y = x if x > 0 else alpha * x        dy/dx = 1 if x > 0 else alpha
 
     Keras 2 used alpha = 0.3 by default; the book relies on it (Keras 3 and PyTorch use 0.2 / 0.01).
+    The slope is found from x in backward, so inference (no backward) makes no mask at all.
     """
 
     def forward(self, x, alpha):
         require_float("leaky_relu", x)
-        xp = get_array_module(x)
-        self.slope = xp.where(x > 0, x.dtype.type(1), x.dtype.type(alpha))  # dy/dx, kept for backward
-        return x * self.slope
+        self.x, self.alpha = x, alpha
+        return get_array_module(x).where(x > 0, x, x * x.dtype.type(alpha))
 
     def backward(self, gy):
-        return gy * Tensor(self.slope)
+        slope = get_array_module(self.x).where(self.x > 0, self.x.dtype.type(1), self.x.dtype.type(self.alpha))
+        return gy * Tensor(slope)
 
 
 class ReLU(Function):
-    """y = max(x, 0)        dy/dx = 1 if x > 0 else 0"""
+    """y = max(x, 0)        dy/dx = 1 if x > 0 else 0  (read off y: y > 0 exactly where x > 0)"""
 
     def forward(self, x):
         require_float("relu", x)
-        self.positive = (x > 0).astype(x.dtype)
-        return get_array_module(x).where(x > 0, x, x.dtype.type(0))  # not x * mask: -1 * 0 would be -0.0
+        xp = get_array_module(x)
+        self.y = y = xp.maximum(x, x.dtype.type(0))
+        return y
 
     def backward(self, gy):
-        return gy * Tensor(self.positive)
+        return gy * Tensor((self.y > 0).astype(self.y.dtype))
 
 
 class Sigmoid(Function):

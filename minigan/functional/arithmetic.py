@@ -313,3 +313,34 @@ def flatten(x):
     """(N, d1, d2, ...) -> (N, d1*d2*...), as Keras' Flatten."""
     x = as_tensor(x)
     return reshape(x, (x.shape[0], -1)) if x.ndim != 2 else x
+
+
+# -- Tensor's operators: installed here, so that tensor.py does not import the ops ---------------
+def _shape_arguments(args):
+    """t.reshape(2, 3) and t.reshape((2, 3)) alike; t.transpose() is None (reverse the axes)."""
+    return args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else (args or None)
+
+
+def install_operators(cls):
+    """Give ``cls`` (Tensor) its operators, each one of the Functions above."""
+    operators = {
+        "__add__": lambda a, b: add(a, b), "__radd__": lambda a, b: add(b, a),
+        "__sub__": lambda a, b: sub(a, b), "__rsub__": lambda a, b: sub(b, a),
+        "__mul__": lambda a, b: mul(a, b), "__rmul__": lambda a, b: mul(b, a),
+        "__truediv__": lambda a, b: div(a, b), "__rtruediv__": lambda a, b: div(b, a),
+        "__matmul__": lambda a, b: matmul(a, b), "__rmatmul__": lambda a, b: matmul(b, a),
+        "__pow__": lambda a, exponent: power(a, exponent), "__neg__": lambda a: neg(a),
+        "__getitem__": lambda a, index: get_item(a, index),
+        "reshape": lambda a, *shape: reshape(a, _shape_arguments(shape)),
+        "transpose": lambda a, *axes: transpose(a, _shape_arguments(axes)),
+        "T": property(lambda a: transpose(a, None)),
+        "sum": lambda a, axis=None, keepdims=False: sum(a, axis, keepdims),
+        "mean": lambda a, axis=None, keepdims=False: mean(a, axis, keepdims),
+        "exp": lambda a: exp(a), "log": lambda a: log(a), "maximum": lambda a, b: maximum(a, b),
+        "clip": lambda a, low, high: clip(a, low, high), "astype": lambda a, dtype: astype(a, dtype),
+    }
+    for name, operator in operators.items():
+        setattr(cls, name, operator)
+
+
+install_operators(Tensor)

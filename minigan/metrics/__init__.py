@@ -6,8 +6,10 @@
   mode collapse; see ``copycheck.py``.
 * ``Evaluator`` -- a generator's samples scored with both, SWD placed between the floor (real images)
   and an untrained generator as g = (untrained - generated) / (untrained - floor); see ``evaluation.py``.
+* ``frechet_distance``, ``feature_statistics``, ``kernel_inception_distance`` -- FID and KID from
+  Inception feature matrices (N, 2048): the math, accurate for singular covariances; see ``fid.py``.
 
-The metrics take uint8 image sets (N, H, W, 3) on NumPy or CuPy. ``docs/quality.md`` explains how to read them.
+The image metrics take uint8 image sets (N, H, W, 3) on NumPy or CuPy. ``docs/quality.md`` explains how to read them.
 
 >>> from minigan.metrics import sliced_wasserstein, copy_check
 >>> import minigan.backend
@@ -18,8 +20,10 @@ The metrics take uint8 image sets (N, H, W, 3) on NumPy or CuPy. ``docs/quality.
 
 from .copycheck import CopyCheckResult, copy_check, mann_whitney_z, nearest_neighbour_distances
 from .evaluation import Evaluator, g_score, sample_images, to_uint8
+from .fid import feature_statistics, fid_from_features, frechet_distance, kernel_inception_distance
 from .swd import SWDResult, laplacian_pyramid, sliced_wasserstein
 
 __all__ = ["sliced_wasserstein", "SWDResult", "laplacian_pyramid",
            "copy_check", "CopyCheckResult", "nearest_neighbour_distances", "mann_whitney_z",
-           "Evaluator", "g_score", "sample_images", "to_uint8"]
+           "Evaluator", "g_score", "sample_images", "to_uint8",
+           "feature_statistics", "frechet_distance", "fid_from_features", "kernel_inception_distance"]

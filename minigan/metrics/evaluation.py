@@ -42,20 +42,12 @@ import time
 from pathlib import Path
 
 from .. import backend
-from ..atomic import atomic_path
-from ..backend import get_array_module
+from ..files import atomic_path
 from ..backend import numpy as np
+from ..preprocessing.image import to_uint8
 from .copycheck import copy_check
 from .swd import sliced_wasserstein
 
-
-def to_uint8(x, value_range):
-    """Generator output in ``value_range`` -> pixels 0..255: ``(x - low) / (high - low) * 255``, rounded,
-    clipped (so with the book's [0, 1] a tanh output below 0 becomes black, as the book's pictures show it)."""
-    xp = get_array_module(x)
-    low, high = value_range
-    pixels = xp.rint((x - low) * (255.0 / (high - low)))
-    return xp.clip(pixels, 0, 255).astype(xp.uint8)
 
 
 def sample_images(generator, count, latent_dim, value_range, seed=0, batch_size=250):
@@ -93,10 +85,12 @@ class Evaluator:
     seed                 latents, SWD patches and directions of every evaluation (and the baseline)
     floor_seeds          how many subsets/seeds the floor averages over (0, 1, ..., floor_seeds - 1)
     cache                a JSON file remembering floors and baselines by their settings, or None
+    fid                  an FID scorer for the same reference images (``minigan.applications.
+                         FrechetInceptionDistance(reference)``), or None: then the report has FID and KID too
     """
 
     def __init__(self, train, reference, *, samples=1000, patches_per_image=128, directions=128, repeats=4,
-                 seed=0, floor_seeds=5, cache=None):
+                 seed=0, floor_seeds=5, cache=None, fid=None):
         if samples < 2 or floor_seeds < 1:
             raise ValueError(f"Evaluator: samples must be at least 2 and floor_seeds at least 1, got "
                              f"{samples} and {floor_seeds}")
@@ -108,6 +102,7 @@ class Evaluator:
         self.swd_options = {"patches_per_image": int(patches_per_image), "directions": int(directions),
                             "repeats": int(repeats)}
         self.cache = Path(cache) if cache is not None else None
+        self.fid = fid
         self._floor = None
 
     @property
@@ -154,7 +149,8 @@ class Evaluator:
         swd = self.swd(images)
         floor = self.floor()
         check = copy_check(images, self.train, self.reference, seed=self.seed)
-        return {
+        scores = {} if self.fid is None else {"fid": self.fid(images).as_dict()}
+        return {**scores,
             "settings": self.settings,
             "swd": {"levels": list(swd.levels), "mean": swd.mean, "resolutions": list(swd.resolutions)},
             "floor": floor, "untrained": untrained,
@@ -182,7 +178,8 @@ class Evaluator:
 def log_fields(report):
     """The few numbers of a report that go into a training log line (flat keys, rounded)."""
     check = report["copy_check"]
-    fields = {"swd": report["swd"]["mean"]}
+    fields = {key: report["fid"][key] for key in ("fid", "kid", "kid_sd")} if "fid" in report else {}
+    fields["swd"] = report["swd"]["mean"]
     for resolution, value in zip(report["swd"]["resolutions"], report["swd"]["levels"]):
         fields[f"swd_{resolution}"] = value
     fields.update(swd_floor=report["floor"]["mean"], swd_untrained=report["untrained"]["mean"], g=report["g"])
@@ -214,6 +211,11 @@ def format_report(report):
         f"{100 * check['fraction_closer']:.1f}% closer than the reference's 1st percentile, "
         f"diversity ratio {check['diversity_ratio']:.2f} (alarm below 0.5)",
     ]
+    if "fid" in report:
+        fid = report["fid"]
+        lines.insert(0, f"FID {fid['fid']:.2f}, KID {fid['kid']:.4f} +- {fid['kid_sd']:.4f}: {fid['fid_samples']} images "
+                        f"against {fid['fid_reference']} reference images (Inception-v3 of the 2015 TF graph; "
+                        f"lower is better, and FID only compares at the same number of images)")
     alarms = [name for name in ("copying_alarm", "collapse_alarm") if check[name]]
     lines.append(f"alarms: {', '.join(alarms) if alarms else 'none'}")
     return "\n".join(lines)

@@ -25,7 +25,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..atomic import atomic_path
+from ..files import atomic_path
+from ..backend import get_array_module
 from ..backend import numpy as np
 from ..backend import to_numpy
 
@@ -188,14 +189,41 @@ def make_grid(images, rows=None, value_range=(0, 1), upscale=1, gap=1, backgroun
 
 
 def _to_pixels(x, value_range):
-    """uint8 pixels: uint8 input as is; anything else mapped linearly from value_range to 0..255, clipped."""
-    if x.dtype == np.uint8:
-        return x
+    """uint8 pixels: uint8 input as is; anything else mapped by ``to_uint8``."""
+    return x if x.dtype == np.uint8 else to_uint8(x, value_range)
+
+
+def _check_range(value_range, where):
     low, high = value_range
     if not high > low:
-        raise ValueError(f"save_grid: value_range must be (low, high) with low < high, got {value_range!r}")
-    scaled = (x.astype(np.float64) - low) * (255.0 / (high - low))
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+        raise ValueError(f"{where}: value_range must be (low, high) with low < high, got {value_range!r}")
+    return float(low), float(high)
+
+
+def to_uint8(x, value_range):
+    """Values in ``value_range`` -> pixels 0..255: ``(x - low) / (high - low) * 255``, rounded, clipped
+    (so with the book's [0, 1] a tanh output below 0 becomes black). The one rule from values to pixels:
+    grids, the metrics' image sets and the vital signs all use it. NumPy or CuPy in, the same out.
+
+    >>> to_uint8(np.array([-1.0, 0.0, 1.0]), (-1.0, 1.0)).tolist(), to_uint8(np.array([-0.5, 0.5]), (0, 1)).tolist()
+    ([0, 128, 255], [0, 128])
+    """
+    xp = get_array_module(x)
+    low, high = _check_range(value_range, "to_uint8")
+    pixels = xp.rint((x - low) * (255.0 / (high - low)))
+    return xp.clip(pixels, 0, 255).astype(xp.uint8)
+
+
+def from_uint8(pixels, value_range):
+    """Pixels 0..255 -> float32 values in ``value_range`` (0 -> low, 255 -> high): how real images meet a
+    network's output range, [0, 1] for the book, [-1, 1] for a tanh generator trained with fix_range.
+
+    >>> from_uint8(np.array([0, 255], np.uint8), (-1.0, 1.0)).tolist()
+    [-1.0, 1.0]
+    """
+    low, high = _check_range(value_range, "from_uint8")
+    x = pixels.astype("float32") / 255.0
+    return x if (low, high) == (0.0, 1.0) else x * (high - low) + low
 
 
 def save_grid(path, images, rows=None, value_range=(0, 1), upscale=1, gap=1, background=255):

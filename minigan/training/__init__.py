@@ -1,28 +1,29 @@
-"""Pieces of a long training run that are not about the network: saving and resuming, logging, plotting.
+"""What a training run needs besides the network: the loop, its state, its log, its pictures.
 
-    checkpoint.py  one .npz holding everything a run needs to continue bit for bit; atomic writes;
+    loop.py        Trainer: runs a step function for N steps or M minutes; saves, resumes, Ctrl-C, NaN stop
+    state.py       a run's state as named objects with get_state/set_state, one checkpoint; BatchCursor;
                    the config guard that refuses to mix two runs in one folder
+    callbacks.py   Callback (Keras' hooks) and the GAN ones: vital signs, evaluations, grids, the plot
     log.py         log.jsonl: one JSON object per training step, appended as the run goes
-    plot.py        the loss-curve PNG, drawn with Pillow (no plotting library needed)
+    plot.py        the curves of a run (matplotlib)
     interrupt.py   Ctrl-C that stops at the next step boundary instead of in the middle of an update
-    vitals.py      GAN vital signs at every save: D winning outright, a collapsing grid, G outside the data range
-    callbacks.py   per-step callbacks of the loop: the vital signs, and an evaluation (SWD, g) every K steps
+    vitals.py      GAN vital signs: D winning outright, a collapsing grid, G outside the data range
     average.py     a running average of the generator's weights, to draw steadier pictures from
 
-``examples/frog_dcgan.py`` uses them all; ``docs/gan.md`` shows them at work.
+``examples/frog_dcgan.py`` is a Trainer with a GAN step; ``docs/gan.md`` shows it at work.
 """
 
-from .checkpoint import (CheckpointError, ConfigMismatchError, as_str, check_config, config_differences, flatten,
-                         load_checkpoint, model_weights, save_checkpoint, section,
-                         set_model_weights)
+from .average import WeightAverage
+from .callbacks import (Callback, EvaluationCallback, FixedGrid, GridCallback, PlotCallback, RealGridCallback,
+                        VitalSignsCallback, class_evaluator, gan_callbacks)
 from .interrupt import StopAtBoundary
 from .log import read_log, truncate_log, write_log_line
+from .loop import NonFiniteLossError, Trainer
 from .plot import plot_curves, plot_gan_log
+from .state import BatchCursor, ConfigMismatchError, check_config, collect, config_differences, restore
 from .vitals import VitalSigns
-from .callbacks import EvaluationCallback, VitalSignsCallback
-from .average import WeightAverage
 
-__all__ = ["CheckpointError", "ConfigMismatchError", "check_config", "config_differences", "flatten",
-           "section", "as_str", "model_weights", "set_model_weights", "load_checkpoint", "save_checkpoint", "StopAtBoundary", "read_log", "truncate_log",
-           "write_log_line", "plot_curves", "plot_gan_log", "VitalSigns",
-           "VitalSignsCallback", "EvaluationCallback", "WeightAverage"]
+__all__ = ["Trainer", "NonFiniteLossError", "BatchCursor", "ConfigMismatchError", "check_config",
+           "config_differences", "collect", "restore", "Callback", "VitalSignsCallback", "EvaluationCallback",
+           "FixedGrid", "GridCallback", "RealGridCallback", "PlotCallback", "gan_callbacks", "class_evaluator", "StopAtBoundary", "read_log", "truncate_log",
+           "write_log_line", "plot_curves", "plot_gan_log", "VitalSigns", "WeightAverage"]

@@ -37,10 +37,14 @@ model, predicts, and swaps the model's own weights back.
 import contextlib
 
 from .. import backend
+from .callbacks import Callback
 
 
-class WeightAverage:
-    """The exponential moving average of ``model``'s weights; see the module docstring for the rule."""
+class WeightAverage(Callback):
+    """The exponential moving average of ``model``'s weights; see the module docstring for the rule.
+
+    As a Trainer callback it updates after every step (``on_batch_end``), before the step's pictures.
+    """
 
     def __init__(self, model, decay=0.999):
         if not 0.0 <= decay < 1.0:
@@ -57,6 +61,9 @@ class WeightAverage:
             average *= d                              # d * average + (1 - d) * w, in place
             average += (1.0 - d) * weight.data
         self.updates += 1
+
+    def on_batch_end(self, step, logs):
+        self.update()
 
     @contextlib.contextmanager
     def applied(self):

@@ -19,21 +19,15 @@ A NaN or inf value is written as ``null``: JSON has no NaN, and strict readers r
 """
 
 import json
-import math
 from pathlib import Path
 
-from ..atomic import atomic_path
-
-
-def _finite_or_none(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+from ..files import atomic_path
+from ..serialization import finite_or_none
 
 
 def encode(record):
     """One JSON line (no newline) for ``record``; non-finite floats become null."""
-    return json.dumps({key: _finite_or_none(value) for key, value in record.items()}, allow_nan=False)
+    return json.dumps(finite_or_none(record), allow_nan=False)
 
 
 def write_log_line(path, record):

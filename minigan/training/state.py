@@ -1,42 +1,44 @@
-"""A checkpoint: every array a run needs to continue exactly where it stopped, in one .npz file.
+"""The state of a training run: named stateful objects, saved and restored together as one checkpoint.
 
 A GAN run is more than its weights. To continue so that the next losses are *the same numbers* an
-uninterrupted run would have printed, a checkpoint must hold, all taken at one step boundary:
+uninterrupted run would have printed, a checkpoint must hold, all taken at one step boundary, the
+state of everything the loop changes: both networks (and BatchNormalization's moving statistics, which
+are weights too), both optimizers (Adam's moments, the iteration count that decays the learning rate),
+the data cursor, every random stream, a weight average. Each of those objects already keeps its own
+state behind one protocol,
 
-    generator/..., discriminator/...     the weights of both networks
-    d_optimizer/..., a_optimizer/...     each optimizer's state (RMSprop's running mean of g^2, the
-                                         iteration count that the learning-rate decay uses)
-    the data cursor, the random state    which real images come next, which noise comes next
-    config                               the settings the run was started with (a JSON string)
+    get_state()        -> a dict of arrays (a model: {weight name: array}), or one string/array
+    set_state(state)   restores it exactly, checked first (a foreign state raises and changes nothing)
 
-Keys are paths joined with "/" (``flatten`` / ``section``); values are plain NumPy arrays, and strings
-are stored as 0-d unicode arrays, so the file loads with ``allow_pickle=False``: opening a checkpoint
-can never run code. Writes are atomic (a temporary file beside the target, then ``os.replace``): a crash
-or Ctrl-C while saving leaves the previous checkpoint whole.
+so a run is a dict ``{name: object}`` and its checkpoint is each object's state under its name:
 
->>> import tempfile, json
->>> from pathlib import Path
->>> from minigan.backend import numpy as np
->>> path = Path(tempfile.mkdtemp()) / "checkpoint.npz"
->>> flat = flatten({"model": {"dense/kernel": np.ones((2, 3), np.float32)}, "step": 7,
-...                 "config": json.dumps({"batch_size": 20})})
+    generator/dense/kernel, generator/batch_normalization/moving_mean, d_optimizer/iterations,
+    cursor/position, random (a JSON string), augment (a JSON string), ..., plus step and config
+
+A new stateful thing (the next issue's) joins a run by being one more entry of the dict: no new
+checkpoint code. ``minigan.random`` itself (the module) follows the protocol, and so do ``Model``,
+``Optimizer``, ``WeightAverage``, ``Stream``, ``DiffAugment`` and :class:`BatchCursor`.
+
+Restoring is all or nothing: if one object refuses its state, the ones already restored are put back
+as they were, and the error names the file and the entry.
+
+The config guard: a run folder remembers the config it was started with; continuing it under another
+one is refused, naming every differing key (``check_config``).
+
+>>> import minigan
+>>> from minigan.serialization import save_arrays, load_arrays
+>>> cursor = BatchCursor(length=10, batch_size=4)
+>>> [cursor.next() for _ in range(3)]              # positions 0, 4, then back to 0: 8 + 4 > 10
+[0, 4, 0]
+>>> flat = collect({"cursor": cursor, "random": minigan.random})
 >>> sorted(flat)
-['config', 'model/dense/kernel', 'step']
->>> _ = save_checkpoint(path, flat)
->>> loaded = load_checkpoint(path)
->>> section(loaded, "model")["dense/kernel"].shape, int(loaded["step"]), as_str(loaded["config"])
-((2, 3), 7, '{"batch_size": 20}')
+['cursor/position', 'random']
+>>> restore({"cursor": BatchCursor(10, 4)}, {"cursor/position": flat["cursor/position"]}, "example")
 """
 
 import json
 
-from ..backend import numpy as np
-from ..backend import to_numpy
-from ..atomic import atomic_path
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file is missing a key, unreadable, or holds something that cannot be stored safely."""
+from ..serialization import StateFileError, as_str, flatten, section
 
 
 class ConfigMismatchError(ValueError):
@@ -47,102 +49,75 @@ class ConfigMismatchError(ValueError):
         self.differences = differences  # [(key, saved value, current value), ...]
 
 
+class BatchCursor:
+    """Consecutive batches of a dataset of ``length`` items, in order, as the book takes its frogs:
+    ``next()`` returns the first index of the next batch, and goes back to 0 when a whole batch of
+    ``batch_size`` no longer fits after it (so every batch is full, and no item is skipped before
+    the wrap). Its state is the position of the next batch."""
+
+    def __init__(self, length, batch_size):
+        if not 1 <= batch_size <= length:
+            raise ValueError(f"BatchCursor: batch_size must be in 1..{length} (the dataset's size), got {batch_size}")
+        self.length, self.batch_size, self.position = int(length), int(batch_size), 0
+
+    def next(self):
+        start = self.position
+        self.position = start + self.batch_size
+        if self.position > self.length - self.batch_size:  # the next batch would not be whole
+            self.position = 0
+        return start
+
+    def get_state(self):
+        return {"position": self.position}
+
+    def set_state(self, state):
+        position = int(state["position"])
+        if not 0 <= position <= self.length - self.batch_size:
+            position = 0  # another batch size or dataset (--force): start the epoch again
+        self.position = position
+
+
 # ---------------------------------------------------------------------------------------------------
-# Keys: nested dicts <-> flat "a/b/c" names
+# Collecting and restoring
 # ---------------------------------------------------------------------------------------------------
-def flatten(tree, prefix=""):
-    """``{"a": {"b": x}, "c": y}`` -> ``{"a/b": x, "c": y}``, values made storable (see ``to_storable``)."""
-    flat = {}
-    for key, value in tree.items():
-        name = f"{prefix}/{key}" if prefix else str(key)
-        if isinstance(value, dict):
-            flat.update(flatten(value, name))
-        else:
-            flat[name] = to_storable(value, name)
-    return flat
+def collect(objects):
+    """``{flat name: host array}`` of every object's ``get_state()``, under its name."""
+    return flatten({name: obj.get_state() for name, obj in objects.items()})
 
 
-def section(flat, prefix):
-    """The entries of ``flat`` under ``prefix/``, with that prefix removed (deeper "/" are kept).
+def _state_of(flat, name):
+    """The stored state of ``name``: a dict of its entries, or its one entry (a string if it was one)."""
+    if name in flat:
+        value = flat[name]
+        return as_str(value) if value.dtype.kind == "U" else value
+    entries = section(flat, name)
+    if not entries:
+        return None
+    return {key: (as_str(v) if v.dtype.kind == "U" else v) for key, v in entries.items()}
 
-    >>> section({"g/dense/kernel": 1, "g/dense/bias": 2, "d/x": 3}, "g")
-    {'dense/kernel': 1, 'dense/bias': 2}
+
+def restore(objects, flat, where):
+    """Give every object its state from ``flat`` (as ``collect`` made it), all or nothing.
+
+    A missing or unfitting entry raises ``StateFileError`` naming ``where`` (the file) and the entry;
+    the objects restored before it get their previous state back.
     """
-    start = prefix + "/"
-    return {key[len(start):]: value for key, value in flat.items() if key.startswith(start)}
-
-
-def to_storable(value, name="value"):
-    """A host NumPy array for ``value``: arrays and Tensors (NumPy or CuPy), numbers, bools and strings."""
-    if isinstance(value, str):
-        return np.array(value, dtype=np.str_)  # 0-d unicode array: no pickle needed
-    array = np.asarray(to_numpy(value))
-    if array.dtype.kind not in "biufcU":
-        raise CheckpointError(
-            f"checkpoint entry {name!r} has dtype {array.dtype} (from a {type(value).__name__}); only numbers, "
-            f"bools and strings can be stored without pickle"
-        )
-    return array
-
-
-def as_str(array):
-    """The string stored by ``to_storable`` (a 0-d unicode array)."""
-    return str(array[()])
-
-
-# ---------------------------------------------------------------------------------------------------
-# Saving and loading
-# ---------------------------------------------------------------------------------------------------
-def save_checkpoint(path, flat):
-    """Write ``{name: array}`` to ``path`` (.npz, uncompressed) atomically; returns the path.
-
-    The file is flushed to disk (fsync) before the rename, so after a power cut one finds either the
-    old checkpoint or the new one, never a torn mixture.
-    """
-    arrays = {name: to_storable(value, name) for name, value in flat.items()}
-    with atomic_path(path, suffix=".npz") as tmp:
-        with open(tmp, "wb") as f:  # a file object: numpy would otherwise append ".npz" to the name
-            np.savez(f, **arrays)  # atomic_path fsyncs before the rename
-    return path
-
-
-def load_checkpoint(path, required=()):
-    """``{name: array}`` read from ``path`` (with ``allow_pickle=False``), checked to hold ``required``."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            flat = {name: npz[name] for name in npz.files}
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no checkpoint there") from None
-    except Exception as error:  # a truncated zip (BadZipFile), a pickle inside (ValueError), ...
-        raise CheckpointError(f"{path}: not a readable checkpoint ({error.__class__.__name__}: {error})") from None
-    missing = [name for name in required if name not in flat]
-    if missing:
-        raise CheckpointError(f"{path}: checkpoint lacks {missing}; it holds {sorted(flat)[:12]}...")
-    return flat
-
-
-# ---------------------------------------------------------------------------------------------------
-# Model weights by name
-# ---------------------------------------------------------------------------------------------------
-def model_weights(model):
-    """``{weight name: host array}`` of every weight of ``model``, e.g. ``{"dense/kernel": ...}``.
-
-    Keyed by name, not position: Keras lists a frozen model's weights in another order than a trainable
-    one's (trainable first), so positions would change with ``trainable``; names do not.
-    """
-    return {weight.name: weight.numpy().copy() for weight in model.weights}
-
-
-def set_model_weights(model, arrays, where):
-    """Copy ``arrays`` (as from ``model_weights``) into ``model``; ``where`` names the source in errors."""
-    missing = [weight.name for weight in model.weights if weight.name not in arrays]
-    if missing:
-        raise CheckpointError(f"{where}: no values for the weights {missing[:3]} of model '{model.name}' "
-                              f"(it holds {sorted(arrays)[:3]}...); was it saved from another architecture?")
-    try:
-        model.set_weights([arrays[weight.name] for weight in model.weights])
-    except ValueError as error:  # a shape differs: another latent_dim or width
-        raise CheckpointError(f"{where}: {error}") from None
+    states = {}
+    for name in objects:
+        state = _state_of(flat, name)
+        if state is None:
+            raise StateFileError(f"{where}: lacks the entry {name!r} (a checkpoint of another kind of run?)")
+        states[name] = state
+    backups = {name: obj.get_state() for name, obj in objects.items()}
+    done = []
+    for name, obj in objects.items():
+        try:
+            obj.set_state(states[name])
+        except (ValueError, KeyError, TypeError) as error:
+            for earlier in done:
+                objects[earlier].set_state(backups[earlier])
+            raise StateFileError(f"{where}: entry {name!r} does not fit this run: {error}") from None
+        done.append(name)
 
 
 # ---------------------------------------------------------------------------------------------------
