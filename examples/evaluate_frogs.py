@@ -77,7 +77,8 @@ def parse_args(argv):
     p.add_argument("--raw", action="store_true", help="score G's own weights, not their running average")
     p.add_argument("--no-fid", dest="fid", action="store_false", help="skip FID and KID (no Inception weights "
                    "needed; 2 minutes faster for 1,000 samples)")
-    p.add_argument("--backend", choices=list(minigan.backend.BACKENDS), default=minigan.get_backend())
+    p.add_argument("--backend", choices=list(minigan.backend.BACKENDS), default=cli.default_backend(),
+                   help="array library ($MINIGAN_BACKEND, else numpy)")
     weights_only = p.add_argument_group("for a weights file (a checkpoint holds its own config)")
     weights_only.add_argument("--preset", choices=sorted(frog_dcgan.PRESETS), default="book", help="(book)")
     weights_only.add_argument("--fix-range", action=argparse.BooleanOptionalAction, default=None,
@@ -85,6 +86,8 @@ def parse_args(argv):
     weights_only.add_argument("--latent-dim", type=cli.int_flag("latent_dim"), metavar="N", help="(preset's value)")
     weights_only.add_argument("--class", dest="class_", type=cli.class_name, default="frog", metavar="NAME")
     args = p.parse_args(argv)
+    if args.backend is None:
+        p.error("$MINIGAN_BACKEND names no backend; pass --backend numpy or --backend cupy")
     for name in ("json", "cache"):  # outputs are checked before the work, not after it
         target = getattr(args, name)
         if target is not None and (target.is_dir() or cli.check_out(target.parent)):
@@ -112,8 +115,12 @@ def main(argv=None):
           f"{'fix_range' if config['fix_range'] else 'range [0, 1]'}, {scored})")
     print(minigan.metrics.evaluation.format_report(report))
     if args.json:
-        with minigan.files.atomic_path(args.json, suffix=".json") as tmp:
-            tmp.write_text(json.dumps(serialization.finite_or_none(report), indent=1))
+        try:  # the report is printed already; a full disk here loses only the file
+            with minigan.files.atomic_path(args.json, suffix=".json") as tmp:
+                tmp.write_text(json.dumps(serialization.finite_or_none(report), indent=1))
+        except OSError as error:
+            print(f"evaluate_frogs.py: error: could not write {args.json}: {error}", file=sys.stderr)
+            return 1
         print(f"report written to {args.json}")
     return 0
 

@@ -77,7 +77,7 @@ def build_generator(latent_dim, architecture, filters, seed_filters=None):
 # --------------------------------------------------------------------------------------------------
 # GAN discriminator network: an image (32, 32, 3) -> the probability that it is *fake* (label 1)
 # --------------------------------------------------------------------------------------------------
-def build_discriminator(architecture, filters, dropout=0.0):
+def build_discriminator(architecture, filters, dropout=0.0, batch_norm=True):
     discriminator_input = layers.Input(shape=(height, width, channels))
     if architecture == "book":
         x = layers.LeakyReLU()(layers.Conv2D(filters, 3)(discriminator_input))
@@ -86,8 +86,8 @@ def build_discriminator(architecture, filters, dropout=0.0):
     else:  # DCGAN: strided 4x4 convolutions halve the map and double the channels; BN after the first
         x = layers.LeakyReLU(alpha=0.2)(layers.Conv2D(filters[0], 4, strides=2, padding="same")(discriminator_input))
         for size_filters in filters[1:]:
-            x = layers.Conv2D(size_filters, 4, strides=2, padding="same", use_bias=False)(x)
-            x = layers.LeakyReLU(alpha=0.2)(layers.BatchNormalization()(x))
+            x = layers.Conv2D(size_filters, 4, strides=2, padding="same", use_bias=not batch_norm)(x)
+            x = layers.LeakyReLU(alpha=0.2)(layers.BatchNormalization()(x) if batch_norm else x)
     x = layers.Flatten()(x)
     if dropout:
         x = layers.Dropout(dropout)(x)
@@ -125,7 +125,8 @@ def build_models(config):
 # Training the GAN: one step of the book's loop
 # --------------------------------------------------------------------------------------------------
 def gan_step(generator, discriminator, gan, augment, images, cursor, config, pictures):
-    """The step function of the Trainer: train D once, then G once; returns the step's log record."""
+    """The step function of the Trainer: train D once, then G once; returns the step's log record. The
+    step's first fake and real image go to ``pictures`` (BookPictures), for the book's two pictures."""
     batch_size, latent_dim = config["batch_size"], config["latent_dim"]
     xp = minigan.backend.array_module()
     see = (lambda x: augment(x, training=True).data) if augment else (lambda x: x)  # what D is shown
@@ -156,8 +157,7 @@ def gan_step(generator, discriminator, gan, augment, images, cursor, config, pic
         # train the generator through the gan model (the discriminator is frozen there)
         random_latent_vectors = minigan.random.normal((batch_size, latent_dim))
         a_loss = gan.train_on_batch(random_latent_vectors, xp.zeros((batch_size, 1), "float32"))
-        if pictures.will_save(number):  # the book's two pictures: the first fake and the first real frog
-            save_book_pictures(config, number, generated_images[0], real_images[0], pictures.out)
+        pictures.last = {"generated": generated_images[0], "real": real_images[0]}
         d_opt, a_opt = discriminator.optimizer, gan.optimizer
         return {"d_loss": float(d_loss), "a_loss": float(a_loss),
                 "d_x": float(predictions[batch_size:].mean()), "d_g_z": float(predictions[:batch_size].mean()),
@@ -172,10 +172,16 @@ def random_flip(images):
     return minigan.backend.array_module().where(flip, images[:, :, ::-1], images)
 
 
-def save_book_pictures(config, step, generated, real, out):
-    for kind, x in (("generated", generated), ("real", real)):  # the run's value range -> pixels, as the grids
-        pixels = image.to_uint8(minigan.to_numpy(x), value_range(config))
-        image.save_img(out / f"{kind}_{cifar10.CLASS_NAMES[config['class']]}_{step}.png", pixels, scale=False)
+class BookPictures(training.Callback):
+    """At every save, the book's two pictures: the step's first fake and first real image (generated_frog_100.png)."""
+
+    def __init__(self, config, out):
+        self.config, self.out, self.last = config, out, {}
+
+    def on_save(self, number):
+        for kind, x in self.last.items():  # the run's value range -> pixels, as the grids
+            name = f"{kind}_{cifar10.CLASS_NAMES[self.config['class']]}_{number}.png"
+            image.save_img(self.out / name, image.to_uint8(minigan.to_numpy(x), value_range(self.config)), scale=False)
 
 
 def value_range(config):
@@ -264,9 +270,10 @@ def main(argv=None, callbacks=()):
                                              floor_seeds=args.eval_floor_seeds)
             extras.append(training.EvaluationCallback(args.eval_every, prepare, average or generator,
                                                       config["latent_dim"], value_range(config)))
-        trainer = training.Trainer(None, state, args.out, config=config, save_every=args.save_every,
-                                   callbacks=[*([average] if average else []), *extras, *callbacks])
-        trainer.step_fn = gan_step(generator, discriminator, gan, augment, images, cursor, config, trainer)
+        pictures = BookPictures(config, args.out)
+        step = gan_step(generator, discriminator, gan, augment, images, cursor, config, pictures)
+        trainer = training.Trainer(step, state, args.out, config=config, save_every=args.save_every,
+                                   callbacks=[*([average] if average else []), *extras, pictures, *callbacks])
         trainer.start(resume=args.resume, force=args.force)
         return {"finished": 0, "out of time": 0, "interrupted": 130}[trainer.run(args.iterations, args.minutes)]
     except training.ConfigMismatchError as error:

@@ -33,6 +33,7 @@ DEFAULT_DTYPE = numpy.float32
 
 _cupy = None  # the cupy module once imported successfully
 _active = "numpy"
+_env_problem = None  # set when $MINIGAN_BACKEND names no backend: every use says so, until set_backend()
 
 
 class BackendError(RuntimeError):
@@ -72,16 +73,18 @@ def set_backend(name):
     >>> minigan.get_backend()
     'numpy'
     """
-    global _active
+    global _active, _env_problem
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}; expected one of {BACKENDS}")
     if name == "cupy":
         _import_cupy()
-    _active = name
+    _active, _env_problem = name, None
 
 
 def get_backend():
     """The name of the active backend: "numpy" or "cupy"."""
+    if _env_problem:
+        raise BackendError(_env_problem)
     return _active
 
 
@@ -98,6 +101,8 @@ def using_backend(name):
 
 def array_module():
     """The array library (module) of the active backend: numpy or cupy."""
+    if _env_problem:
+        raise BackendError(_env_problem)
     if _active == "numpy":
         return numpy
     return _cupy if _cupy is not None else _import_cupy()
@@ -179,6 +184,10 @@ _requested = os.environ.get("MINIGAN_BACKEND", "").strip().lower()
 if _requested:
     # Chosen by the environment. CuPy is imported lazily, at the first array, so that a machine
     # without it still imports minigan and gets the clear BackendError only when arrays are made.
+    # A name that is no backend is not an error at import either (a script's --backend may override it):
+    # every use of the backend raises it, until set_backend() chooses one.
     if _requested not in BACKENDS:
-        raise ValueError(f"MINIGAN_BACKEND={_requested!r} is not a backend; expected one of {BACKENDS}")
-    _active = _requested
+        _env_problem = (f"the environment variable MINIGAN_BACKEND={_requested!r} names no backend; expected one "
+                        f"of {', '.join(BACKENDS)} (or unset it)")
+    else:
+        _active = _requested

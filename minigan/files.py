@@ -18,6 +18,7 @@ intact (or no file), never half a file where the next run would read it.
 """
 
 import contextlib
+import errno
 import os
 import re
 import tempfile
@@ -26,6 +27,9 @@ from pathlib import Path
 # atomic_path's temporary names: "." + the target's name + "." + mkstemp's 8 random characters + an
 # optional real extension + ".part", e.g. ".checkpoint.npz.k3j_9qz2.npz.part".
 TEMPORARY = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?\.part$")
+
+# Errors of *writing* (a full disk, a read-only or foreign folder, a quota): reported naming the file.
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG}
 
 
 def minigan_home():
@@ -40,6 +44,17 @@ def _umask():
     return mask
 
 
+def check_target(path):
+    """``path`` as a Path, if a file can be written there: not a folder, and no file on the way to it."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, f"{path} is a folder; give a file name")
+    parent = next(p for p in path.parents if p.exists())  # the folder that mkdir would start from
+    if not parent.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"cannot write {path}: {parent} is a file, not a folder")
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix=""):
     """Yield a temporary path beside ``path``; on success rename it onto ``path``, on error delete it.
@@ -48,7 +63,7 @@ def atomic_path(path, suffix=""):
     as the real extension (e.g. ".png", so a library that guesses the format from the name guesses
     right). The file gets the usual permissions (0666 less the umask), not mkstemp's private 0600.
     """
-    path = Path(path)
+    path = check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix + ".part")
     os.close(fd)
@@ -60,6 +75,11 @@ def atomic_path(path, suffix=""):
                 os.fsync(f.fileno())
             os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as error:
+        if error.errno not in WRITE_ERRORS:  # a network error of a download, say: the caller explains it
+            raise
+        raise OSError(error.errno, f"{path} could not be written ({error.strerror or error}); the previous "
+                                   f"file, if any, is unchanged") from None
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -27,7 +27,7 @@ True
 
 import math
 
-from . import backend, random
+from . import arguments, backend, random
 
 
 def compute_fans(shape):
@@ -64,9 +64,4 @@ INITIALIZERS = {"glorot_uniform": glorot_uniform, "zeros": zeros, "ones": ones}
 
 def get(identifier):
     """The initializer called ``identifier`` (or ``identifier`` itself if it is callable)."""
-    if callable(identifier):
-        return identifier
-    if identifier not in INITIALIZERS:
-        raise ValueError(f"unknown initializer {identifier!r}; expected one of {sorted(INITIALIZERS)} "
-                         "or a function (shape, dtype) -> array")
-    return INITIALIZERS[identifier]
+    return arguments.lookup(INITIALIZERS, identifier, "initializer", "or a function (shape, dtype) -> array")

@@ -22,6 +22,7 @@ there the clipped loss is flat (zero gradient) while the logits loss keeps its g
 True
 """
 
+from . import arguments
 from . import functional as F
 
 
@@ -42,12 +43,7 @@ LOSSES = {"binary_crossentropy": binary_crossentropy,
 
 def get(identifier):
     """The loss called ``identifier``, or ``identifier`` itself if it is a function (y_true, y_pred) -> Tensor."""
-    if callable(identifier):
-        return identifier
-    if identifier not in LOSSES:
-        raise ValueError(f"unknown loss {identifier!r}; expected one of {sorted(LOSSES)} "
-                         "or a function (y_true, y_pred) -> scalar Tensor")
-    return LOSSES[identifier]
+    return arguments.lookup(LOSSES, identifier, "loss", "or a function (y_true, y_pred) -> scalar Tensor")
 
 
 def compiled_loss(loss, y_true, y_pred):

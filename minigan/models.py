@@ -22,10 +22,10 @@ inside the GAN (compiled afterwards); ``discriminator.train_on_batch`` still tra
 ((2, 1), 'ndarray')
 """
 
-from . import backend, losses, optimizers
+from . import arguments, backend, losses, optimizers
 from .backend import numpy as host_numpy
 from .engine import functional
-from .engine.base_layer import Layer, _unique, unique_name
+from .engine.base_layer import Layer, _unique, as_batch, unique_name
 from .engine.input_layer import Input, InputLayer
 from .engine.node import KerasTensor, format_shape
 from .summary import print_summary
@@ -149,6 +149,8 @@ class Model(Layer):
             raise RuntimeError(f"Model '{self.name}' must be compiled before training: call "
                                f"{self.name}.compile(optimizer=..., loss=...) first")
         x = self._input_tensor(x, "train_on_batch")
+        if x.shape[0] == 0:  # the mean loss of no samples is NaN, and its step would be too
+            raise ValueError(f"Model '{self.name}'.train_on_batch: the batch is empty (x has shape {x.shape})")
         if self._trained_weights is None:  # a Sequential built only now, by its first batch
             self._trained_weights = list(self.trainable_weights)
             self.optimizer.build(self._trained_weights)
@@ -172,6 +174,7 @@ class Model(Layer):
     def predict(self, x, batch_size=32, verbose=0):
         """Run the model in inference mode (no Dropout, no graph) batch by batch; a host NumPy array."""
         x = self._input_array(x, "predict")
+        batch_size = _batch_size(batch_size, self.name, "predict")
         outputs = []
         with no_grad():
             for start in range(0, len(x), batch_size):
@@ -186,6 +189,11 @@ class Model(Layer):
             raise RuntimeError(f"Model '{self.name}' must be compiled before evaluate: call "
                                f"{self.name}.compile(optimizer=..., loss=...) first")
         x = self._input_array(x, "evaluate")
+        batch_size = _batch_size(batch_size, self.name, "evaluate")
+        owner = f"Model '{self.name}'.evaluate"
+        y = y.data if isinstance(y, Tensor) else as_batch(y, self.output.dtype, owner, "targets")
+        if len(x) == 0:  # a mean over no samples: 0.0 (as it was) would be a made-up number
+            raise ValueError(f"Model '{self.name}'.evaluate: x holds no samples (shape {tuple(x.shape)})")
         if len(y) != len(x):
             raise ValueError(f"Model '{self.name}'.evaluate: x has {len(x)} samples but y has {len(y)}")
         total = 0.0
@@ -194,7 +202,7 @@ class Model(Layer):
                 out = self(x[start:start + batch_size], training=False)
                 target = self._target_tensor(y[start:start + batch_size], out, "evaluate")
                 total += float(losses.compiled_loss(self.loss, target, out).data) * out.shape[0]
-        return total / max(len(x), 1)
+        return total / len(x)
 
     def _input_array(self, x, method):
         """Check the shape of ``x`` (array or Tensor) against the model's input, naming both on error."""
@@ -212,7 +220,7 @@ class Model(Layer):
 
     def _target_tensor(self, y, out, method):
         """Targets on the backend in the output's dtype; (N,) targets for an (N, 1) output are expanded."""
-        y = y if isinstance(y, Tensor) else Tensor(backend.asarray(y, dtype=out.dtype))
+        y = y if isinstance(y, Tensor) else Tensor(as_batch(y, out.dtype, f"Model '{self.name}'.{method}", "targets"))
         if y.dtype != out.dtype:
             y = y.astype(out.dtype)
         if y.ndim == out.ndim - 1 and out.shape[-1] == 1:
@@ -321,6 +329,11 @@ class Sequential(Model):
             raise ValueError(f"Sequential '{self.name}' does not know its input shape yet; start it with "
                              "minigan.Input(shape=...) or give input_shape= to its first layer")
         return super().compute_output_shape(input_shape)
+
+
+def _batch_size(value, name, method):
+    """Keras' batch_size: None means 32; else a whole number >= 1 (0 would loop forever, -1 predict nothing)."""
+    return 32 if value is None else arguments.integer(value, "batch_size", f"Model '{name}'.{method}")
 
 
 def _single(tensors, what, name):

@@ -2,8 +2,8 @@
 
 One step, for every weight p with gradient g (all in place, on the backend's arrays, in float32):
 
-    1. clipnorm:   g = g * c / max(||g||, c)        each gradient tensor rescaled to norm <= c
-    2. clipvalue:  g = clip(g, -c, c)               every element into [-c, c]
+    1. clipnorm:   g = g * c / max(||g||, c)        each gradient tensor rescaled to norm <= c  (c > 0 only:
+    2. clipvalue:  g = clip(g, -c, c)               every element into [-c, c]     0 is off, as in Keras 2)
     3. lr_t = lr / (1 + decay * iterations)         Keras 2's time decay; iterations counted *before* this step
     4. the rule of the optimizer (below), then iterations += 1
 
@@ -30,7 +30,7 @@ the device (:attr:`Optimizer.last_clipped_fraction` reads it as a float: the onl
 
 import math
 
-from . import backend
+from . import arguments, backend
 from .backend import numpy as host_numpy
 from .tensor import Tensor
 
@@ -43,20 +43,25 @@ class Optimizer:
     def __init__(self, learning_rate, decay=0.0, clipvalue=None, clipnorm=None, lr=None, name=None):
         if lr is not None:  # Keras 2 still accepted the old name, and the book uses it
             learning_rate = lr
-        self.learning_rate = float(learning_rate)
-        self.decay = float(decay)
-        for label, value in (("learning_rate", self.learning_rate), ("decay", self.decay),
-                             ("clipvalue", clipvalue), ("clipnorm", clipnorm)):
-            if value is not None and not (value >= 0 and math.isfinite(value)):
-                raise ValueError(f"{type(self).__name__}: {label} must be a finite number >= 0, got {value!r}")
-        self.clipvalue = None if clipvalue is None else float(clipvalue)
-        self.clipnorm = None if clipnorm is None else float(clipnorm)
-        self.name = name or type(self).__name__
+        self.name = name if name is not None else type(self).__name__
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
+        self.learning_rate = learning_rate  # checked by the property below
+        self.decay = self._hyper("decay", decay, 0)
+        # Keras 2 clips only when clipvalue > 0 (clipnorm > 0): 0, like None, means no clipping.
+        self.clipvalue = None if clipvalue is None else self._hyper("clipvalue", clipvalue, 0)
+        self.clipnorm = None if clipnorm is None else self._hyper("clipnorm", clipnorm, 0)
         self.iterations = 0     # a host int: reading it never waits for the GPU
         self._slots = {}        # weight name -> {slot name -> array}, in the order weights were first seen
         self._clipped = None    # device scalar: fraction of elements clipvalue clipped in the last step
 
-    lr = property(lambda self: self.learning_rate, lambda self, value: setattr(self, "learning_rate", float(value)))
+    def _hyper(self, label, value, low=-math.inf, high=math.inf, **ends):
+        """A hyper-parameter checked: a finite number in its range that float32 holds (it meets the weights)."""
+        return arguments.number(value, label, type(self).__name__, low, high, **ends)
+
+    learning_rate = property(lambda self: self._learning_rate, lambda self, value: setattr(
+        self, "_learning_rate", self._hyper("learning_rate", value, 0)))  # checked when set later, too
+    lr = property(lambda self: self.learning_rate, lambda self, value: setattr(self, "learning_rate", value))
 
     def __repr__(self):
         return f"<{type(self).__name__} learning_rate={self.learning_rate} iterations={self.iterations}>"
@@ -95,6 +100,10 @@ class Optimizer:
         state = dict(state)
         if "iterations" not in state:
             raise ValueError(f"{self.name}.set_state: the state has no 'iterations' entry (keys: {sorted(state)[:5]}...)")
+        iterations = host_numpy.asarray(state["iterations"])
+        if iterations.shape != () or iterations.dtype.kind not in "iu" or iterations < 0:
+            raise ValueError(f"{self.name}.set_state: 'iterations' must be one int >= 0, got {iterations.dtype} "
+                             f"{iterations.tolist() if iterations.size < 5 else iterations.shape}")
         slots = {}
         for key, array in state.items():
             if key == "iterations":
@@ -103,6 +112,11 @@ class Optimizer:
             if not name or slot not in self.slot_names:
                 raise ValueError(f"{self.name}.set_state: unexpected entry {key!r}; {self.name} keeps "
                                  f"{list(self.slot_names)} per weight, keyed '<weight name>/<slot>'")
+            array = host_numpy.asarray(backend.to_numpy(array))
+            if array.dtype.kind != "f":
+                raise ValueError(f"{self.name}.set_state: {key!r} holds {array.dtype} values, not floating point")
+            if not host_numpy.isfinite(array).all():
+                raise ValueError(f"{self.name}.set_state: {key!r} holds NaN or inf")
             slots.setdefault(name, {})[slot] = array
         for name, d in slots.items():
             missing = [s for s in self.slot_names if s not in d]
@@ -124,15 +138,15 @@ class Optimizer:
         xp = backend.array_module()
         self._slots = {name: {slot: xp.array(backend.asarray(d[slot], dtype=d[slot].dtype), copy=True)
                               for slot in self.slot_names} for name, d in slots.items()}
-        self.iterations = int(state["iterations"])
+        self.iterations = int(iterations)
 
     # -- one step --------------------------------------------------------------------------------
     def _clip(self, gradient, xp):
         """Steps 1 and 2 above; returns the clipped gradient and how many elements clipvalue changed."""
-        if self.clipnorm is not None:  # tf.clip_by_norm: t * c / max(||t||, c), on the device
+        if self.clipnorm:  # tf.clip_by_norm: t * c / max(||t||, c), on the device (0 or None: off, as Keras 2)
             norm = xp.sqrt((gradient * gradient).sum())
             gradient = gradient * (gradient.dtype.type(self.clipnorm) / xp.maximum(norm, self.clipnorm))
-        if self.clipvalue is None:
+        if not self.clipvalue:
             return gradient, 0
         c = self.clipvalue
         return xp.clip(gradient, -c, c), (xp.abs(gradient) > c).sum()
@@ -194,7 +208,8 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, decay=0.0, clipvalue=None, clipnorm=None,
                  lr=None, name=None):
         super().__init__(learning_rate, decay, clipvalue, clipnorm, lr, name)
-        self.rho, self.epsilon = float(rho), float(epsilon)
+        self.rho = self._hyper("rho", rho, 0, 1, high_open=True)
+        self.epsilon = self._hyper("epsilon", epsilon, 0, low_open=True)
 
     def _update(self, p, g, slots, lr_t, xp):
         acc = slots["rms"]
@@ -211,7 +226,9 @@ class Adam(Optimizer):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, decay=0.0, clipvalue=None,
                  clipnorm=None, lr=None, name=None):
         super().__init__(learning_rate, decay, clipvalue, clipnorm, lr, name)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.beta_1 = self._hyper("beta_1", beta_1, 0, 1, high_open=True)  # 1 would divide by 1 - 1 = 0
+        self.beta_2 = self._hyper("beta_2", beta_2, 0, 1, high_open=True)  # 1 would never move a weight
+        self.epsilon = self._hyper("epsilon", epsilon, 0, low_open=True)   # 0 gives 0 / 0 for a zero gradient
 
     def _update(self, p, g, slots, lr_t, xp):
         t = self.iterations + 1
@@ -230,9 +247,8 @@ class SGD(Optimizer):
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, decay=0.0, clipvalue=None, clipnorm=None,
                  lr=None, name=None):
         super().__init__(learning_rate, decay, clipvalue, clipnorm, lr, name)
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"SGD: momentum must be in [0, 1], got {momentum}")
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.momentum = self._hyper("momentum", momentum, 0, 1)  # Keras 2's range
+        self.nesterov = arguments.flag(nesterov, "nesterov", "SGD")
         self.slot_names = ("momentum",) if self.momentum > 0 else ()
 
     def _update(self, p, g, slots, lr_t, xp):
@@ -255,7 +271,7 @@ def get(identifier):
     """An optimizer by name ('rmsprop', 'adam', 'sgd': Keras' defaults) or the instance itself."""
     if isinstance(identifier, Optimizer):
         return identifier
-    key = identifier.lower() if isinstance(identifier, str) else identifier
+    key = identifier.lower() if isinstance(identifier, str) else None  # a list, a class: not a name
     if key not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {identifier!r}; expected one of {sorted(OPTIMIZERS)} "
                          "or an instance such as minigan.optimizers.RMSprop(lr=0.0008)")

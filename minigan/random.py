@@ -30,7 +30,7 @@ _generators = {}  # backend name -> generator; rebuilt by seed()
 def seed(value):
     """Reseed minigan's generators (all backends)."""
     global _seed
-    _seed = int(value)
+    _seed = _check_seed(value, "minigan.random.seed: ")  # -1 or 1.5 fail here, not at the first draw
     _generators.clear()
 
 
@@ -82,8 +82,25 @@ def get_state():
 
 def set_state(text):
     """Restore a state written by :func:`get_state`."""
-    state = json.loads(text)
-    seed(state["seed"])
+    if isinstance(text, backend.numpy.ndarray) and text.ndim == 0 and text.dtype.kind == "U":
+        text = str(text[()])  # as an npz file gives it back
+    try:
+        state = json.loads(text)
+        problem = None if isinstance(state, dict) and "seed" in state else "no 'seed'"
+    except (TypeError, ValueError) as error:
+        state, problem = None, f"invalid JSON ({error})"
+    if problem is None and "numpy" in state:
+        problem = _pcg64_problem(state["numpy"])
+    if problem is None and state["seed"] is not None:  # None: never seeded
+        try:
+            _check_seed(state["seed"], "")
+        except (TypeError, ValueError) as error:
+            problem = str(error)
+    if problem:
+        raise ValueError(f"minigan.random.set_state: not a state written by minigan.random.get_state: {problem}")
+    global _seed
+    _seed = state["seed"]
+    _generators.clear()
     if "numpy" in state:
         generator = backend.numpy.random.default_rng()
         generator.bit_generator.state = state["numpy"]
@@ -108,7 +125,7 @@ def scoped_seed(value):
     """
     global _seed, _generators
     saved = _seed, _generators
-    _seed, _generators = int(value), {}
+    _seed, _generators = _check_seed(value, "minigan.random.scoped_seed: "), {}
     try:
         yield
     finally:

@@ -95,12 +95,39 @@ def non_finite_entry(flat):
     return None
 
 
+def file_path(path):
+    """``path`` (a str or a pathlib.Path) as a str, or a TypeError saying that a path was expected."""
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise TypeError(f"expected a file path (a str or pathlib.Path), got {path!r}")
+    return os.fspath(path)
+
+
+def _check_members(archive, path):
+    """Every member is a .npy array whose header claims no more bytes than the member holds: a crafted
+    file cannot make ``numpy.load`` allocate (header shape times itemsize) what it does not contain."""
+    for info in archive.infolist():
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise StateFileError(f"{path}: entry {info.filename!r} claims {info.file_size} bytes, more than "
+                                 f"the {MAX_MEMBER_BYTES} allowed; not a minigan file")
+        if not info.filename.endswith(".npy"):
+            raise StateFileError(f"{path}: entry {info.filename!r} is not an array (.npy); not a minigan file")
+        with archive.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            shape, _, dtype = read.get(version, lambda f: np.lib.format._read_array_header(f, version))(member)
+        claimed = math.prod(shape) * dtype.itemsize
+        if claimed > info.file_size:
+            raise StateFileError(f"{path}: entry {info.filename[:-4]!r} claims an array of shape {shape} "
+                                 f"({claimed} bytes) but holds {info.file_size} bytes; the file is damaged or crafted")
+
+
 def save_arrays(path, arrays, require_finite=False):
     """Write ``{name: value}`` to ``path`` as an uncompressed npz, atomically (whatever the file's suffix).
 
     ``require_finite``: refuse (``NonFiniteStateError``, nothing written) if a float array holds NaN or
     inf -- a checkpoint that cannot be resumed from is worse than none.
     """
+    path = file_path(path)
     arrays = {name: to_storable(value, name) for name, value in arrays.items()}
     if require_finite:
         bad = non_finite_entry(arrays)
@@ -111,21 +138,19 @@ def save_arrays(path, arrays, require_finite=False):
             with open(tmp, "wb") as f:  # a file object: numpy.savez(name) would append ".npz" to the name
                 np.savez(f, **arrays)
     except OSError as error:  # a full disk, a read-only folder: the old file is untouched
-        raise StateFileError(f"{path}: could not be written ({error.strerror or error}); the previous "
-                             f"file, if any, is unchanged") from None
+        message = error.strerror or str(error)  # atomic_path's errors name the file already
+        raise StateFileError(message if path in message else f"{path}: could not be written ({message}); the "
+                             f"previous file, if any, is unchanged") from None
 
 
 def load_arrays(path, required=()):
     """``{name: host array}`` read from the npz ``path`` with ``allow_pickle=False``; see the module doc."""
-    path = os.fspath(path)
+    path = file_path(path)
     if not os.path.isfile(path):
         raise StateFileError(f"{path}: no such file" if not os.path.exists(path) else f"{path}: not a file")
     try:
         with zipfile.ZipFile(path) as archive:  # check sizes before NumPy allocates anything
-            for info in archive.infolist():
-                if info.file_size > MAX_MEMBER_BYTES:
-                    raise StateFileError(f"{path}: entry {info.filename!r} claims {info.file_size} bytes, more than "
-                                         f"the {MAX_MEMBER_BYTES} allowed; not a minigan file")
+            _check_members(archive, path)
         with np.load(path, allow_pickle=False) as npz:
             flat = {}
             for name in npz.files:

@@ -22,27 +22,22 @@ both shapes, and the model is left untouched.
 >>> model.load_weights(path)
 """
 
-import os
-
-from .serialization import StateFileError, load_arrays, save_arrays
+from .serialization import StateFileError, file_path, load_arrays, save_arrays
 
 
 def save_weights(model, filepath):
     """Write ``model``'s weights (layer order, trainable or not) to ``filepath`` atomically, keyed by name."""
-    save_arrays(os.fspath(filepath), model.get_state())
+    save_arrays(file_path(filepath), model.get_state())
 
 
 def load_weights(model, filepath):
     """Copy the weights in ``filepath`` into ``model``, after checking every name and shape (all or nothing)."""
-    filepath = os.fspath(filepath)
+    filepath = file_path(filepath)
     stored = load_arrays(filepath)
     weights = model.all_weights()
     kind = type(model).__name__
     if set(stored) == {w.name for w in weights}:  # by name: order does not matter
-        try:
-            model.set_state(stored, where=filepath)
-        except ValueError as error:
-            raise StateFileError(str(error)) from None
+        _set_state(model, stored, filepath)
         return
     # by position, as Keras loads an HDF5 file whose layer names differ
     names = list(stored)
@@ -57,4 +52,12 @@ def load_weights(model, filepath):
             raise StateFileError(f"cannot load {filepath} into {kind} '{model.name}': {count}model weight "
                                  f"{model_side} vs file weight {file_side} (a different architecture?); "
                                  f"nothing was loaded")
-    model.set_state({w.name: stored[name] for w, name in zip(weights, names)}, where=filepath)
+    _set_state(model, {w.name: stored[name] for w, name in zip(weights, names)}, filepath)
+
+
+def _set_state(model, state, filepath):
+    """``model.set_state`` (all or nothing), its refusal as the file's error."""
+    try:
+        model.set_state(state, where=filepath)
+    except ValueError as error:
+        raise StateFileError(str(error)) from None

@@ -56,6 +56,28 @@ def test_leaky_relu_and_relu_away_from_the_kink(shape, seed, alpha):
     np.testing.assert_allclose(F.leaky_relu(x, alpha).data, expected, rtol=1e-15)
 
 
+@pytest.mark.parametrize("alpha", [0.3, 0.2, 0.01])
+def test_the_slope_at_exactly_zero_is_keras_s(alpha):
+    """The kink the gradient checks above leave out: tf.nn.leaky_relu's gradient is alpha at x = 0 (its
+    mask is x > 0), and relu's is 0 there; -0.0 is 0 too."""
+    x = tensor([0.0, -0.0, 2.0, -2.0], dtype="float64", requires_grad=True)
+    F.leaky_relu(x, alpha).sum().backward()
+    assert x.grad.data.tolist() == [alpha, alpha, 1.0, alpha]
+    x = tensor([0.0, -0.0, 2.0, -2.0], dtype="float64", requires_grad=True)
+    F.relu(x).sum().backward()
+    assert x.grad.data.tolist() == [0.0, 0.0, 1.0, 0.0]
+
+
+def test_leaky_relu_defaults_to_keras_2_s_alpha():
+    """The functional op's default slope is Keras 2's 0.3, as the layer's (Keras 3 uses 0.2, PyTorch 0.01)."""
+    x = tensor([-1.0, 0.0, 2.0], dtype="float64", requires_grad=True)
+    y = F.leaky_relu(x)
+    assert y.data.tolist() == [-0.3, 0.0, 2.0]
+    y.sum().backward()
+    assert x.grad.data.tolist() == [0.3, 0.3, 1.0]
+    assert minigan.layers.LeakyReLU().alpha == 0.3
+
+
 @given(shape=shapes, seed=st.integers(0, 2**16))
 def test_maximum_and_clip_away_from_ties(shape, seed):
     a, b = random_tensor(shape, seed), random_tensor(shape, seed + 7)
@@ -131,7 +153,7 @@ def test_dropout_is_inverted_and_seeded():
         return F.dropout(t, 0.5, training=True)
 
     gradcheck(seeded_dropout, random_tensor((3, 4), 0))
-    with pytest.raises(ValueError, match=r"dropout: rate must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"dropout: rate must be a finite number in \[0, 1\)"):
         F.dropout(x, 1.0, training=True)
 
 

@@ -12,10 +12,10 @@ from minigan import layers, optimizers
 
 
 # -- references, written from the Keras 2 (TF 2.x OptimizerV2) source, in float64 -----------------
-def clip(g, clipvalue, clipnorm):
-    if clipnorm is not None:
+def clip(g, clipvalue, clipnorm):  # keras-team/keras 2.x Optimizer.get_gradients: only when > 0
+    if clipnorm is not None and clipnorm > 0:
         g = g * clipnorm / max(np.sqrt((g ** 2).sum()), clipnorm)
-    if clipvalue is not None:
+    if clipvalue is not None and clipvalue > 0:
         g = np.clip(g, -clipvalue, clipvalue)
     return g
 
@@ -60,7 +60,7 @@ def run(optimizer, p0, grads):
     return w.numpy()
 
 
-clipping = st.sampled_from([(None, None), (1.0, None), (None, 0.5), (0.3, 2.0)])
+clipping = st.sampled_from([(None, None), (1.0, None), (None, 0.5), (0.3, 2.0), (0.0, 0.0)])
 
 
 @settings(max_examples=25)
@@ -99,6 +99,50 @@ def test_sgd_matches_keras2(seed, steps, momentum, nesterov, clips):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_adam_adds_epsilon_to_the_uncorrected_root_as_keras_2():
+    """Keras 2: p -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps), eps beside the *uncorrected*
+    sqrt(v). PyTorch adds eps to the corrected sqrt(v / (1 - b2^t)) instead. The two agree while |g| >> eps
+    and part once gradients are as small as eps: here, by a factor of 16 on the first step."""
+    lr, b1, b2, eps = 0.001, 0.9, 0.999, 1e-7
+    grads = [np.array([1e-7, -3e-7, 1e-6, 2e-8]), np.array([2e-7, -1e-7, 1e-6, 1e-8]), np.array([1e-7] * 4)]
+    got = run(optimizers.Adam(lr), np.zeros(4), grads)
+    # the first step by hand: m = (1 - b1) g, v = (1 - b2) g^2, so p = -lr sqrt(1 - b2) g / (sqrt(1 - b2) |g| + eps)
+    g = grads[0]
+    first = -lr * math.sqrt(1 - b2) * g / (math.sqrt(1 - b2) * np.abs(g) + eps)
+    np.testing.assert_allclose(run(optimizers.Adam(lr), np.zeros(4), grads[:1]), first, rtol=1e-5)
+    assert first[0] == pytest.approx(-3.0654e-5, rel=1e-4)  # PyTorch's placement: -lr g / (|g| + eps) = -5e-4
+    expected, _, _ = adam_reference(np.zeros(4), grads, lr)
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_last_learning_rate_is_the_rate_the_last_step_used():
+    """lr / (1 + decay * (iterations - 1)): with SGD and a gradient of 1 each step moves the weight by
+    exactly that rate, so the property can be checked against the step itself."""
+    opt, w = optimizers.SGD(0.1, decay=0.5), minigan.tensor([0.0], dtype="float64", name="w")
+    assert opt.last_learning_rate is None
+    rates, before = [], 0.0
+    for _ in range(3):
+        opt.apply_gradients([(minigan.tensor([1.0], dtype="float64"), w)])
+        moved, before = before - float(w.numpy()[0]), float(w.numpy()[0])
+        assert moved == pytest.approx(opt.last_learning_rate, rel=1e-12)
+        rates.append(opt.last_learning_rate)
+    assert rates == [0.1, 0.1 / 1.5, 0.1 / 2.0]
+
+
+def test_clipping_at_zero_is_off_as_in_keras_2():
+    """keras-team/keras 2.x clips only when clipvalue > 0 (clipnorm > 0): 0 means no clipping, as None does
+    (docs/keras-fidelity.md). TF 2.0-2.10's OptimizerV2 would clip every gradient to 0 and never learn."""
+    grads = [np.array([0.5, -4.0, 2.0])]
+    plain = run(optimizers.RMSprop(0.01), np.zeros(3), grads)
+    for kwargs in ({"clipvalue": 0}, {"clipnorm": 0.0}, {"clipvalue": 0.0, "clipnorm": 0}):
+        opt = optimizers.RMSprop(0.01, **kwargs)
+        np.testing.assert_array_equal(run(opt, np.zeros(3), grads), plain)
+        assert opt.last_clipped_fraction == 0.0
+    zero = minigan.tensor([0.0, 0.0], name="z")  # a zero gradient under clipnorm: no 0 / 0
+    optimizers.SGD(0.1, clipnorm=1.0).apply_gradients([(minigan.tensor([0.0, 0.0]), zero)])
+    assert zero.numpy().tolist() == [0.0, 0.0]
+
+
 def test_keras_defaults_and_the_book_spelling():
     r, a, s = optimizers.get("rmsprop"), optimizers.get("adam"), optimizers.get("sgd")
     assert (r.learning_rate, r.rho, r.epsilon, r.decay) == (0.001, 0.9, 1e-7, 0.0)
@@ -106,7 +150,7 @@ def test_keras_defaults_and_the_book_spelling():
     assert (s.learning_rate, s.momentum, s.nesterov) == (0.01, 0.0, False)
     book = minigan.optimizers.RMSprop(lr=0.0008, clipvalue=1.0, decay=1e-8)
     assert (book.lr, book.learning_rate, book.clipvalue, book.decay) == (0.0008, 0.0008, 1.0, 1e-8)
-    with pytest.raises(ValueError, match="clipvalue must be a finite number >= 0"):
+    with pytest.raises(ValueError, match=r"clipvalue must be a finite number in \[0, 3.40282e\+38\]"):
         optimizers.RMSprop(clipvalue=-1)
 
 

@@ -58,6 +58,27 @@ def test_other_architecture_is_named_and_nothing_is_loaded(tmp_path):
         smaller.load_weights(tmp_path / "w.npz")
 
 
+@pytest.mark.parametrize("names", ["same", "other"])  # by name, and by position (Keras' rule for other names)
+@pytest.mark.parametrize("last", ["shape", "strings", "nan", "beyond float32"])
+def test_a_bad_last_array_leaves_every_weight_unchanged(tmp_path, names, last):
+    """All or nothing: every array is checked (shape, kind, finite once cast) before the first is copied, so a
+    file whose *last* array does not fit changes no weight -- not even the three before it."""
+    model = classifier()  # dense/kernel (3, 4), dense/bias (4,), dense_1/kernel (4, 1), dense_1/bias (1,)
+    before = model.get_state()
+    arrays = [np.full(a.shape, 7.0, np.float32) for a in before.values()]
+    arrays[-1] = {"shape": np.zeros(2, np.float32), "strings": np.array(["x"]), "nan": np.array([np.nan]),
+                  "beyond float32": np.array([1e39])}[last]
+    keys = list(before) if names == "same" else [f"other_{i}" for i in range(len(arrays))]
+    path = tmp_path / "weights.npz"
+    serialization.save_arrays(path, dict(zip(keys, arrays)))
+    message = {"shape": r"\(1,\).*\(2,\)", "strings": "<U1 values, not real numbers", "nan": "NaN or inf",
+               "beyond float32": "NaN or inf"}[last]
+    with pytest.raises(StateFileError, match=message):
+        model.load_weights(path)
+    for name, array in model.get_state().items():
+        np.testing.assert_array_equal(array, before[name], err_msg=name)
+
+
 def test_pickles_and_garbage_are_refused(tmp_path):
     model = classifier()
     np.savez(tmp_path / "evil.npz", **{"dense/kernel": np.array([object()], dtype=object)})

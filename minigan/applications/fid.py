@@ -28,9 +28,10 @@ and sd are over ``kid_subsets`` random subsets of ``kid_subset_size`` images of 
 import hashlib
 from dataclasses import dataclass
 
-from .. import backend
+from .. import arguments, backend
 from ..backend import numpy as np
-from ..files import atomic_path, minigan_home
+from ..files import minigan_home
+from ..serialization import load_arrays, save_arrays
 from ..metrics.fid import feature_statistics, frechet_distance, kernel_inception_distance
 from ..tensor import no_grad
 from . import inception_v3
@@ -74,11 +75,11 @@ class FrechetInceptionDistance:
 
     def __init__(self, reference, batch_size=32, source=None, cache=True, kid_subsets=100, kid_subset_size=500):
         check_images(reference, "the reference images")
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= 4096:
-            raise ValueError(f"FID: batch_size must be an int in 1..4096, got {batch_size!r}")
-        self.reference, self.batch_size, self.source = reference, batch_size, source
+        self.batch_size = arguments.integer(batch_size, "batch_size", "FID", 1, 4096)
+        self.kid_subsets = arguments.integer(kid_subsets, "kid_subsets", "FID", 1, 10_000)
+        self.kid_subset_size = arguments.integer(kid_subset_size, "kid_subset_size", "FID", 2)
+        self.reference, self.source = reference, source
         self.cache = (minigan_home() / "fid") if cache is True else cache
-        self.kid_subsets, self.kid_subset_size = kid_subsets, kid_subset_size
         self._model = self._reference_features = None
 
     @property
@@ -106,15 +107,12 @@ class FrechetInceptionDistance:
             if self.cache:
                 weights = inception_v3.sha256_of(inception_v3.fid_weights_source(self.source))[:16]
                 path = self.cache / f"inception_{weights}_images_{image_set_key(self.reference)}.npz"
-                if path.is_file():
-                    with np.load(path, allow_pickle=False) as stored:
-                        self._reference_features = stored["features"]
+                if path.is_file():  # a damaged file is an error naming it, not a silent recomputation
+                    self._reference_features = load_arrays(path, required=("features",))["features"]
             if self._reference_features is None:
                 self._reference_features = self.features(self.reference)
                 if path is not None:
-                    with atomic_path(path, suffix=".npz") as tmp:
-                        with open(tmp, "wb") as f:
-                            np.savez(f, features=self._reference_features)
+                    save_arrays(path, {"features": self._reference_features})
         return self._reference_features
 
     def score_features(self, features):

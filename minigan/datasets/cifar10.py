@@ -36,6 +36,7 @@ A whole load on a tiny hand-made batch (two pure-red images), to see the layout:
 """
 
 import io
+import numbers
 import os
 import tarfile
 import zlib
@@ -56,6 +57,10 @@ META_FILE = "batches.meta"
 CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 IMAGE_SHAPE = (32, 32, 3)  # H, W, C of one image as returned
+# What a file may make the loader read into memory. An official batch file is 31 MB and the tarball opens
+# to 178 MB; a crafted file claiming more (a gzip bomb, a batch of a million images) is refused first.
+MAX_BATCH_BYTES = 1 << 28    # 256 MiB per batch file
+MAX_TARBALL_BYTES = 1 << 30  # 1 GiB read out of a tarball, in all
 ROW_SIZE = 3 * 32 * 32  # 3072 bytes per image in a batch file
 
 
@@ -96,17 +101,16 @@ def class_index(name_or_index):
         if name_or_index not in CLASS_NAMES:
             raise ValueError(f"cifar10: unknown class name {name_or_index!r}; expected one of {CLASS_NAMES}")
         return CLASS_NAMES.index(name_or_index)
-    index = int(name_or_index)
-    if index != name_or_index or not 0 <= index < len(CLASS_NAMES):
+    is_int = isinstance(name_or_index, numbers.Integral) and not isinstance(name_or_index, (bool, np.bool_))
+    index = int(name_or_index) if is_int else -1  # True is not "automobile", nor 6.0 "frog"
+    if not 0 <= index < len(CLASS_NAMES):
         raise ValueError(f"cifar10: class index must be an integer 0..9, got {name_or_index!r}")
     return index
 
 
 def load_batch(path):
     """One batch file as ``(x, y)``: x uint8 (n, 32, 32, 3) channels-last, y uint8 (n, 1)."""
-    path = Path(path)
-    with open(path, "rb") as f:
-        return _to_images(read_batch(f, str(path)))
+    return _to_images(_read_batch_file(Path(path)))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -115,6 +119,11 @@ def load_batch(path):
 def locate(path=None):
     """Where the data is: ``("dir", folder)`` or ``("tar", tarball)``, downloading into the cache if needed."""
     if path is not None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"cifar10.load_data: path must be a folder or tarball path (a str or pathlib.Path), "
+                            f"got {path!r}")
+        if not os.fspath(path).strip():  # --data "": not the current folder
+            raise DatasetNotFoundError("cifar10.load_data(path=...) is empty; give the CIFAR-10 folder or tarball")
         return _classify(path, "cifar10.load_data(path=...)")
     env = os.environ.get("MINIGAN_DATA", "").strip()
     if env:
@@ -138,7 +147,8 @@ def _classify(path, origin):
             f"{origin} points to the folder {p}, which holds no CIFAR-10 data: expected the batch files "
             f"{', '.join(BATCH_FILES)}, or a '{DIR_NAME}' folder, or '{ARCHIVE_NAME}' in it"
         )
-    raise DatasetNotFoundError(f"{origin} points to {p}, which does not exist")
+    raise DatasetNotFoundError(f"{origin} points to {p}, which " + ("is neither a file nor a folder" if p.exists()
+                                                                     else "does not exist"))
 
 
 def _from_cache():
@@ -194,10 +204,16 @@ def _tar_members(archive):
         with tarfile.open(archive, "r:*") as tar:
             for member in tar:  # reading every header to the end also detects a truncated tarball
                 name = member.name.rsplit("/", 1)[-1]
+                _check_tar_size(archive, member.offset_data + member.size, f"member {member.name!r}")
                 if member.isfile() and name in wanted:
+                    if member.size > MAX_BATCH_BYTES:
+                        raise DatasetError(f"{archive}: member {member.name!r} is {member.size} bytes, more than a "
+                                           f"CIFAR-10 batch file can be ({MAX_BATCH_BYTES}); not read")
                     found[name] = tar.extractfile(member).read()
-            while tar.fileobj.read(1 << 20):  # past the end blocks: gzip checks its length and CRC at EOF
-                pass
+            end = tar.offset
+            while chunk := tar.fileobj.read(1 << 20):  # past the end blocks: gzip checks its length and CRC at EOF
+                end += len(chunk)
+                _check_tar_size(archive, end, "its end")
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
         raise DatasetError(
             f"{archive}: not a complete CIFAR-10 tarball ({error.__class__.__name__}: {error}); "
@@ -206,6 +222,12 @@ def _tar_members(archive):
     if not any(name in found for name in BATCH_FILES):
         raise DatasetError(f"{archive}: the tarball holds none of the CIFAR-10 batch files {', '.join(BATCH_FILES)}")
     return found
+
+
+def _check_tar_size(archive, offset, where):
+    if offset > MAX_TARBALL_BYTES:
+        raise DatasetError(f"{archive}: {where} lies {offset} bytes into the unpacked tarball, beyond the "
+                           f"{MAX_TARBALL_BYTES} a CIFAR-10 tarball can hold (it opens to 178 MB); not read further")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -223,11 +245,20 @@ def _read_batches(location):
         for name in BATCH_FILES:
             path = where / name
             if path.is_file():
-                with open(path, "rb") as f:
-                    batches[name] = read_batch(f, str(path))
+                batches[name] = _read_batch_file(path)
         if not batches:
             raise DatasetNotFoundError(f"{where}: no CIFAR-10 batch files in this folder (expected {', '.join(BATCH_FILES)})")
     return batches
+
+
+def _read_batch_file(path):
+    """One batch file, its size checked before it is read (into memory, so that no claim inside it can make
+    a read larger than the file)."""
+    size = path.stat().st_size
+    if size > MAX_BATCH_BYTES:
+        raise DatasetError(f"{path}: {size} bytes, more than a CIFAR-10 batch file can be ({MAX_BATCH_BYTES}; the "
+                           f"official ones are 31 MB); not read")
+    return read_batch(io.BytesIO(path.read_bytes()), str(path))
 
 
 def read_batch(file, name):

@@ -21,6 +21,7 @@ Nothing here knows about CIFAR-10; ``cifar10.py`` uses these pieces. Three promi
 
 import contextlib
 import hashlib
+import math
 import os
 import shutil
 import tempfile
@@ -179,17 +180,49 @@ ALLOWED_GLOBALS = {
 }
 
 
+def _array_makers(limit, name):
+    """The allowlist's two entries that allocate the shape they are *told*, not what the file holds --
+    ``numpy.ndarray(shape, dtype)`` and ``_reconstruct(ndarray, shape, dtype)`` -- made to refuse a claim of
+    more bytes than ``limit`` (the pickle's own size) before allocating. NumPy's own pickles always ask for
+    shape (0,) there and take the real bytes from the file afterwards (``__setstate__``, which checks them)."""
+    def check(shape, dtype):
+        try:
+            dims = (int(shape),) if isinstance(shape, int) else tuple(int(n) for n in shape)
+            claimed = math.prod(dims) * np.dtype(dtype).itemsize
+        except (TypeError, ValueError) as error:
+            raise DatasetError(f"{name}: not a CIFAR-10 batch: an array of shape {shape!r}, dtype {dtype!r} "
+                               f"({error})") from None
+        if claimed > limit:
+            raise DatasetError(f"{name}: claims an array of shape {dims} ({claimed} bytes), more than the "
+                               f"{limit} bytes of the file could hold; refused before allocating it")
+
+    def ndarray(shape, dtype=float, *args, **kwargs):  # what "numpy.ndarray" is in a batch (also as a subtype)
+        check(shape, dtype)
+        return np.ndarray(shape, dtype, *args, **kwargs)
+
+    def reconstruct(subtype, shape, dtype):
+        check(shape, dtype)
+        return _RECONSTRUCT(np.ndarray if subtype is ndarray else subtype, shape, dtype)
+    makers = {key: reconstruct for key, value in ALLOWED_GLOBALS.items() if value is _RECONSTRUCT}
+    return {**makers, ("numpy", "ndarray"): ndarray}
+
+
 def safe_unpickle(file, name):
     """Unpickle from the binary file object ``file`` with only ``ALLOWED_GLOBALS``; ``name`` is for errors.
 
-    Python 2 strings come back as bytes (``encoding='bytes'``). Any other failure (truncated or garbled
-    data) is raised as ``DatasetError`` naming the file.
+    Python 2 strings come back as bytes (``encoding='bytes'``). An array may not claim more bytes than the
+    file holds (``_array_makers``). Any other failure (truncated or garbled data) is raised as
+    ``DatasetError`` naming the file.
     """
+    start = file.tell()
+    limit = file.seek(0, os.SEEK_END) - start  # the bytes left to read: what any array in them can hold
+    file.seek(start)
+    allowed = {**ALLOWED_GLOBALS, **_array_makers(limit, name)}
     try:
         # encoding="bytes": Python 2 str -> bytes, as Keras loads CIFAR-10
-        return safe_pickle.RestrictedUnpickler(file, name, ALLOWED_GLOBALS, purpose="a dataset batch",
+        return safe_pickle.RestrictedUnpickler(file, name, allowed, purpose="a dataset batch",
                                                error=UnsafePickleError, encoding="bytes").load()
-    except UnsafePickleError:
+    except (UnsafePickleError, DatasetError):
         raise
     except Exception as error:  # UnpicklingError, EOFError, ValueError, ... from a damaged file
         raise DatasetError(f"{name}: not a readable pickle ({error.__class__.__name__}: {error})") from None

@@ -28,7 +28,7 @@ the counters again, as ``keras.backend.clear_session()`` does.
 
 import re
 
-from .. import backend, initializers
+from .. import arguments, backend, initializers
 from ..backend import numpy as host_numpy
 from ..functional import astype
 from ..tensor import Tensor
@@ -80,7 +80,11 @@ class Layer:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
         self._trainable = bool(trainable)
-        self.dtype = None if dtype is None else host_numpy.dtype(dtype)  # None: take the input's dtype
+        try:
+            self.dtype = None if dtype is None else host_numpy.dtype(dtype)  # None: take the input's dtype
+        except TypeError:
+            raise ValueError(f"{type(self).__name__} '{self.name}': dtype must be a NumPy dtype such as 'float32', "
+                             f"got {dtype!r}") from None
         self.built = False
         self._own_weights = []  # in creation order: kernel, then bias (Keras' order)
         self._fixed = set()     # ids of the weights made with trainable=False (moving statistics)
@@ -99,6 +103,8 @@ class Layer:
         in ``non_trainable_weights`` whatever the layer's ``trainable`` flag says.
         """
         dtype = self.dtype or backend.DEFAULT_DTYPE
+        arguments.check_size(shape, host_numpy.dtype(dtype).itemsize, f"weight '{self.name}/{name}'",
+                             f"{type(self).__name__} '{self.name}'")  # Dense(10**12): an error, not a swap storm
         data = initializers.get(initializer)(tuple(shape), dtype=dtype)
         weight = Tensor(backend.asarray(data, dtype=dtype), requires_grad=self._trainable and trainable,
                         name=f"{self.name}/{name}")
@@ -158,8 +164,11 @@ class Layer:
 
         Every array is checked before any is copied: on an error the layer keeps all its old values.
         """
-        weights, arrays = self.weights, list(arrays)
         kind = type(self).__name__
+        if not isinstance(arrays, (list, tuple)):
+            raise TypeError(f"{kind} '{self.name}'.set_weights expects a list of arrays (as get_weights gives), "
+                            f"got {type(arrays).__name__}")
+        weights, arrays = self.weights, [_as_weight_array(a, f"{kind} '{self.name}'.set_weights") for a in arrays]
         if len(arrays) != len(weights):
             raise ValueError(f"{kind} '{self.name}' has {len(weights)} weights "
                              f"({[w.name for w in weights]}), but set_weights got {len(arrays)} arrays")
@@ -167,8 +176,7 @@ class Layer:
             if tuple(array.shape) != weight.shape:
                 raise ValueError(f"{kind} '{self.name}': weight '{weight.name}' has shape {weight.shape}, "
                                  f"but set_weights got an array of shape {tuple(array.shape)}")
-        for weight, array in zip(weights, arrays):
-            weight.data[...] = backend.asarray(array, dtype=weight.dtype)
+        _assign(weights, arrays, f"{kind} '{self.name}'.set_weights: ")
 
     # -- state by name: what checkpoints and weights files hold ------------------------------------------
     def get_state(self):
@@ -192,13 +200,12 @@ class Layer:
         if missing:
             raise ValueError(f"{where}no values for {len(missing)} weights of {kind} '{self.name}', first "
                              f"'{missing[0]}' (it holds {sorted(state)[:3]}...); saved from another architecture?")
-        for w in weights:
-            shape = tuple(getattr(state[w.name], "shape", ()))
-            if shape != w.shape:
+        arrays = [_as_weight_array(state[w.name], f"{where}weight '{w.name}'") for w in weights]
+        for w, array in zip(weights, arrays):
+            if array.shape != w.shape:
                 raise ValueError(f"{where}weight '{w.name}' of {kind} '{self.name}' has shape {w.shape}, but the "
-                                 f"saved array has shape {shape} (another architecture?); nothing was loaded")
-        for w in weights:
-            w.data[...] = backend.asarray(state[w.name], dtype=w.dtype)
+                                 f"saved array has shape {array.shape} (another architecture?); nothing was loaded")
+        _assign(weights, arrays, f"{where}")
 
     # -- shapes and calls ----------------------------------------------------------------------------
     takes_list = False  # True for a merge layer, called on a list of tensors (Concatenate)
@@ -253,7 +260,7 @@ class Layer:
             shapes = [t.shape for t in items]
             shape = shapes if self.takes_list else shapes[0]
             self._build_once(shape, items[0].dtype)
-            output = KerasTensor(self.compute_output_shape(shape), self.dtype)
+            output = KerasTensor(self._checked_output_shape(shape), self.dtype)
             Node(self, items, output)
             return output
         if any(isinstance(t, KerasTensor) for t in items):
@@ -263,8 +270,17 @@ class Layer:
         shapes = [(None,) + t.shape[1:] for t in tensors]
         self._build_once(shapes if self.takes_list else shapes[0], tensors[0].dtype)
         actual = [t.shape for t in tensors]
-        self.compute_output_shape(actual if self.takes_list else actual[0])  # the layer's own error names it
+        self._checked_output_shape(actual if self.takes_list else actual[0])  # the layer's own error names it
         return self.call(tensors if self.takes_list else tensors[0], training=bool(training))
+
+    def _checked_output_shape(self, input_shape):
+        """compute_output_shape, and an error before an output of more than MAX_ARRAY_BYTES is made (a
+        symbolic output per sample: UpSampling2D(10**6) fails when the model is built, not when it runs)."""
+        shape = self.compute_output_shape(input_shape)
+        what = "one sample's output" if None in shape else "an output"
+        arguments.check_size([1 if n is None else n for n in shape], host_numpy.dtype(self.dtype).itemsize, what,
+                             f"{type(self).__name__} '{self.name}'")
+        return shape
 
     def _input_list(self, inputs):
         """The inputs as a list, checked against what this layer takes (one input, or a list)."""
@@ -284,12 +300,54 @@ class Layer:
         dtype = self.dtype or backend.DEFAULT_DTYPE
         if isinstance(x, Tensor):
             return x if x.dtype == dtype or not self.built else astype(x, dtype)
-        if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+        return Tensor(as_batch(x, dtype, f"{type(self).__name__} '{self.name}'"))
+
+
+def as_batch(x, dtype, owner, what="inputs"):
+    """``x`` (an array, nested lists) as a backend array of ``dtype`` with a batch axis: numbers only, and
+    none beyond what ``dtype`` holds (float64 1e39 would become inf in float32, silently)."""
+    given = x
+    if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+        try:
             x = host_numpy.asarray(x)
-        if getattr(x, "ndim", 0) < 1:
-            raise ValueError(f"{type(self).__name__} '{self.name}' needs a batch of inputs (an array with a batch "
-                             f"axis first), got {x!r}")
-        return Tensor(backend.asarray(x, dtype=dtype))
+        except ValueError as error:  # ragged lists
+            raise ValueError(f"{owner} needs {what} as an array of numbers, got a {type(x).__name__} "
+                             f"({error})") from None
+    if getattr(x, "ndim", 0) < 1:
+        raise ValueError(f"{owner} needs a batch of {what} (an array with a batch axis first), got {given!r}")
+    if x.dtype.kind not in "biuf":
+        raise ValueError(f"{owner} needs {what} of real numbers, got an array of dtype {x.dtype} (shape {x.shape})")
+    target = host_numpy.dtype(dtype)
+    if isinstance(x, host_numpy.ndarray) and x.dtype.kind == "f" and x.dtype.itemsize > target.itemsize:
+        with host_numpy.errstate(over="ignore"):
+            cast = x.astype(target)  # on the host, where the check costs no GPU sync
+        overflow = host_numpy.isinf(cast) & ~host_numpy.isinf(x)
+        if overflow.any():
+            raise ValueError(f"{owner}: its {what} hold {x[overflow].flat[0]:g}, beyond {target}'s largest value "
+                             f"{host_numpy.finfo(target).max:g} (it would become inf)")
+        x = cast
+    return backend.asarray(x, dtype=dtype)
+
+
+def _as_weight_array(value, where):
+    """A host or device array of real numbers for a weight (an array, nested lists), or a clear error."""
+    array = value if hasattr(value, "shape") and hasattr(value, "dtype") else host_numpy.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{where} holds {array.dtype} values, not real numbers; no weight was changed")
+    return array
+
+
+def _assign(weights, arrays, where):
+    """Copy ``arrays`` into ``weights``, all or nothing: every one is cast (and checked finite there) before
+    the first is written, so a bad last array leaves every weight as it was."""
+    cast = [backend.asarray(array, dtype=w.dtype) for w, array in zip(weights, arrays)]
+    for w, array in zip(weights, cast):
+        xp = backend.get_array_module(array)
+        if not bool(xp.isfinite(array).all()):
+            raise ValueError(f"{where}weight '{w.name}' would hold NaN or inf (beyond {w.dtype}'s range?); "
+                             f"no weight was changed")
+    for w, array in zip(weights, cast):
+        w.data[...] = array
 
 
 def _unique(items):
@@ -304,7 +362,7 @@ def _unique(items):
 
 def _shape_tuple(shape, owner):
     """(32,) from 32 or (32,); every dimension a positive int."""
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
     if not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
         where = owner.name if isinstance(owner, Layer) else owner
         raise ValueError(f"'{where}': a shape must be positive ints without the batch dimension, e.g. (32, 32, 3); "

@@ -19,7 +19,7 @@ class InputLayer(Layer):
         if input_shape is None:
             raise ValueError("InputLayer needs input_shape, the shape of one sample, e.g. (32, 32, 3)")
         super().__init__(name=name if name is not None else unique_name("input", zero_based=False),
-                         dtype=dtype or backend.DEFAULT_DTYPE)
+                         dtype=backend.DEFAULT_DTYPE if dtype is None else dtype)
         if self.dtype.kind != "f":
             raise ValueError(f"Input '{self.name}': dtype must be floating point (float32 or float64), got {self.dtype}")
         if batch_size is not None:

@@ -10,7 +10,7 @@ multiplication -- and, being written with Tensor ops, differentiable itself.
 [-0.30000001192092896, 2.0]
 """
 
-from .. import random
+from .. import arguments, random
 from ..backend import get_array_module
 from ..tensor import Function, Tensor, as_tensor
 from .arithmetic import require_float
@@ -103,11 +103,7 @@ def get_activation(name):
     """The activation function called ``name`` (None means linear); a clear error lists the valid names."""
     if name is None:
         return linear
-    if callable(name):
-        return name
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)} or None")
-    return ACTIVATIONS[name]
+    return arguments.lookup(ACTIVATIONS, name, "activation", "or None")
 
 
 def dropout(x, rate, training=False):
@@ -122,8 +118,7 @@ def dropout(x, rate, training=False):
     True
     """
     x = as_tensor(x)
-    if not 0.0 <= rate < 1.0:
-        raise ValueError(f"dropout: rate must be in [0, 1), got {rate}")
+    rate = arguments.number(rate, "rate", "dropout", 0, 1, high_open=True)
     if not training or rate == 0.0:
         return x
     keep = 1.0 - rate

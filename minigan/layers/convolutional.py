@@ -18,7 +18,9 @@ Output sizes follow TensorFlow / Keras 2 exactly:
 """
 
 import math
+import numbers
 
+from .. import arguments, initializers
 from .. import functional as F
 from ..engine.base_layer import Layer
 from .core import _activate
@@ -26,10 +28,12 @@ from .core import _activate
 
 def _pair(value, what, layer):
     """3 -> (3, 3); (3, 5) stays. Keras accepts both for kernel_size and strides."""
-    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
-        raise ValueError(f"{type(layer).__name__}: {what} must be a positive int or a pair of them, got {value!r}")
-    return pair
+    pair = (value, value) if isinstance(value, numbers.Integral) else tuple(value) if isinstance(
+        value, (tuple, list)) else ()
+    if len(pair) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in pair):
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': {what} must be a positive int or a pair of them, "
+                         f"got {value!r}")
+    return tuple(int(v) for v in pair)
 
 
 def _padding(padding, layer):
@@ -52,15 +56,14 @@ class _Conv(Layer):
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(filters, int) or filters < 1:
-            raise ValueError(f"{type(self).__name__} '{self.name}': filters must be a positive int, got {filters!r}")
-        self.filters = filters
+        self.filters = arguments.integer(filters, "filters", f"{type(self).__name__} '{self.name}'")
         self.kernel_size = _pair(kernel_size, "kernel_size", self)
         self.strides = _pair(strides, "strides", self)
         self.padding = _padding(padding, self)
         self.activation = F.get_activation(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self.use_bias = arguments.flag(use_bias, "use_bias", f"{type(self).__name__} '{self.name}'")
+        self.kernel_initializer = initializers.get(kernel_initializer)  # an unknown name fails here
+        self.bias_initializer = initializers.get(bias_initializer)
         self.kernel = self.bias = None
 
     def _check_input(self, input_shape):

@@ -17,6 +17,7 @@
 
 import math
 
+from .. import arguments, initializers
 from .. import functional as F
 from ..engine.base_layer import Layer
 
@@ -43,11 +44,11 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(units, int) or units < 1:
-            raise ValueError(f"Dense '{self.name}': units must be a positive int, got {units!r}")
-        self.units, self.use_bias = units, use_bias
+        self.units = arguments.integer(units, "units", f"Dense '{self.name}'")
+        self.use_bias = arguments.flag(use_bias, "use_bias", f"Dense '{self.name}'")
         self.activation = F.get_activation(activation)
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self.kernel_initializer = initializers.get(kernel_initializer)  # an unknown name fails here, not at build
+        self.bias_initializer = initializers.get(bias_initializer)
         self.kernel = self.bias = None
 
     def build(self, input_shape):
@@ -78,7 +79,7 @@ class LeakyReLU(Layer):
 
     def __init__(self, alpha=0.3, **kwargs):
         super().__init__(**kwargs)
-        self.alpha = float(alpha)
+        self.alpha = arguments.number(alpha, "alpha", f"LeakyReLU '{self.name}'", 0)
 
     def call(self, x, training=False):
         return F.leaky_relu(x, alpha=self.alpha)
@@ -127,9 +128,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"Dropout '{self.name}': rate must be in [0, 1), got {rate}")
-        self.rate = float(rate)
+        self.rate = arguments.number(rate, "rate", f"Dropout '{self.name}'", 0, 1, high_open=True)
 
     def call(self, x, training=False):
         return F.dropout(x, self.rate, training=training)
@@ -145,7 +144,7 @@ class Reshape(Layer):
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
-        self.target_shape = tuple(target_shape)
+        self.target_shape = tuple(target_shape) if isinstance(target_shape, (tuple, list)) else (None,)
         if sum(d == -1 for d in self.target_shape) > 1 or not all(
                 isinstance(d, int) and (d > 0 or d == -1) for d in self.target_shape):
             raise ValueError(f"Reshape '{self.name}': target_shape must be positive ints with at most one -1, "

@@ -36,8 +36,7 @@ what autograd already knows: ``train_on_batch`` records gradients for exactly th
 ['batch_normalization/moving_mean', 'batch_normalization/moving_variance']
 """
 
-import math
-
+from .. import arguments, initializers
 from .. import functional as F
 from ..backend import get_array_module
 from ..engine.base_layer import Layer
@@ -53,16 +52,14 @@ class BatchNormalization(Layer):
         super().__init__(**kwargs)
         if not isinstance(axis, int) or isinstance(axis, bool):
             raise ValueError(f"BatchNormalization '{self.name}': axis must be an int, got {axis!r}")
-        for label, value, ok in (("momentum", momentum, lambda v: 0.0 <= v < 1.0),
-                                 ("epsilon", epsilon, lambda v: v > 0.0)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or not ok(value):
-                raise ValueError(f"BatchNormalization '{self.name}': {label} must be "
-                                 f"{'in [0, 1)' if label == 'momentum' else 'a positive number'}, got {value!r}")
-        self.axis, self.momentum, self.epsilon = axis, float(momentum), float(epsilon)
-        self.center, self.scale = bool(center), bool(scale)
-        self.initializers = dict(beta=beta_initializer, gamma=gamma_initializer,
-                                 moving_mean=moving_mean_initializer, moving_variance=moving_variance_initializer)
+        owner = f"BatchNormalization '{self.name}'"
+        self.axis = axis
+        self.momentum = arguments.number(momentum, "momentum", owner, 0, 1, high_open=True)
+        self.epsilon = arguments.number(epsilon, "epsilon", owner, 0, low_open=True)
+        self.center, self.scale = arguments.flag(center, "center", owner), arguments.flag(scale, "scale", owner)
+        self.initializers = {name: initializers.get(value) for name, value in (
+            ("beta", beta_initializer), ("gamma", gamma_initializer), ("moving_mean", moving_mean_initializer),
+            ("moving_variance", moving_variance_initializer))}
         self.gamma = self.beta = self.moving_mean = self.moving_variance = None
 
     def _feature_axis(self, input_shape):

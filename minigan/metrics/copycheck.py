@@ -28,6 +28,7 @@ Notation:
 
 from dataclasses import dataclass
 
+from .. import arguments
 from ..backend import get_array_module, to_numpy
 from ..backend import numpy as np
 from ._images import check_images, check_same_size, subsample
@@ -67,6 +68,8 @@ def nearest_neighbour_distances(queries, references, *, exclude_self=False, chun
     if exclude_self and queries.shape[0] != references.shape[0]:
         raise ValueError(f"{function}: exclude_self=True needs queries and references to be the same set, "
                          f"got {queries.shape[0]} and {references.shape[0]} images")
+    chunk_size = arguments.integer(chunk_size, "chunk_size", function)  # 0 would loop forever, -1 skip all
+    arguments.check_size((chunk_size, max(chunk_size, int(np.prod(queries.shape[1:])))), 4, "a block", function)
     xp = get_array_module(queries, references)
     n_q, n_r = queries.shape[0], references.shape[0]
     best = xp.full(n_q, xp.inf, dtype=xp.float32)
@@ -170,6 +173,9 @@ def copy_check(generated, train, test, *, seed=0, z_threshold=Z_THRESHOLD, colla
     check_images(test, "test", function, min_count=2)
     check_same_size(generated, train, ("generated", "train"), function)
     check_same_size(generated, test, ("generated", "test"), function)
+    seed = arguments.integer(seed, "seed", function, 0)
+    z_threshold = arguments.number(z_threshold, "z_threshold", function, float32=False)
+    collapse_threshold = arguments.number(collapse_threshold, "collapse_threshold", function, 0, float32=False)
 
     d_gen = to_numpy(nearest_neighbour_distances(generated, train, chunk_size=chunk_size))
     d_test = to_numpy(nearest_neighbour_distances(test, train, chunk_size=chunk_size))

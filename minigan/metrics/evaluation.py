@@ -41,9 +41,10 @@ import math
 import time
 from pathlib import Path
 
-from .. import backend
+from .. import arguments, backend
 from ..files import atomic_path
 from ..backend import numpy as np
+from ..datasets import DatasetError
 from ..preprocessing.image import to_uint8
 from .copycheck import copy_check
 from .swd import sliced_wasserstein
@@ -91,12 +92,12 @@ class Evaluator:
 
     def __init__(self, train, reference, *, samples=1000, patches_per_image=128, directions=128, repeats=4,
                  seed=0, floor_seeds=5, cache=None, fid=None):
-        if samples < 2 or floor_seeds < 1:
-            raise ValueError(f"Evaluator: samples must be at least 2 and floor_seeds at least 1, got "
-                             f"{samples} and {floor_seeds}")
-        if len(train) < samples:
-            raise ValueError(f"Evaluator: the floor needs {samples} training images, only {len(train)} given; "
-                             f"ask for fewer samples")
+        samples = arguments.integer(samples, "samples", "Evaluator", 2)
+        floor_seeds = arguments.integer(floor_seeds, "floor_seeds", "Evaluator", 1, 1000)
+        seed = arguments.integer(seed, "seed", "Evaluator", 0)
+        if len(train) < samples:  # a DatasetError: a script's "bad data" (exit status 1), not a traceback
+            raise DatasetError(f"Evaluator: the floor needs {samples} training images, only {len(train)} given; "
+                               f"ask for fewer samples")
         self.train, self.reference = train, reference
         self.samples, self.seed, self.floor_seeds = int(samples), int(seed), int(floor_seeds)
         self.swd_options = {"patches_per_image": int(patches_per_image), "directions": int(directions),

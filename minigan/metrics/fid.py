@@ -48,6 +48,7 @@ True
 True
 """
 
+from .. import arguments
 from ..backend import numpy as np
 from ..backend import to_numpy
 
@@ -180,9 +181,9 @@ def kernel_inception_distance(features1, features2, subsets=100, subset_size=100
     if f1.shape[1] != f2.shape[1]:
         raise ValueError(f"{function}: features1 and features2 must have the same number of features (columns), "
                          f"got shapes {f1.shape} and {f2.shape}")
-    for name, value, low in (("subsets", subsets, 1), ("subset_size", subset_size, 2)):
-        if isinstance(value, bool) or int(value) != value or value < low:
-            raise ValueError(f"{function}: {name} must be an integer >= {low}, got {value!r}")
+    subsets = arguments.integer(subsets, "subsets", function, 1, 10_000)  # the reference code uses 100
+    subset_size = arguments.integer(subset_size, "subset_size", function, 2)
+    seed = arguments.integer(seed, "seed", function, 0)
     n1, n2, d = f1.shape[0], f2.shape[0], f1.shape[1]
     m = min(int(subset_size), n1, n2)
 

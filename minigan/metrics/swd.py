@@ -33,6 +33,7 @@ values = 262 million floats, most of the running time on a CPU (about 10 s on 2 
 
 from dataclasses import dataclass
 
+from .. import arguments
 from ..backend import get_array_module
 from ..backend import numpy as np
 from ._images import check_images, check_same_size, subsample
@@ -42,6 +43,7 @@ from ._images import check_images, check_same_size, subsample
 BINOMIAL_5 = (1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16)
 PATCH_SIZE = 7          # Karras's "neighbourhood" size
 MIN_RESOLUTION = 16     # the pyramid stops at 16 px, as Karras does
+MAX_PATCHES, MAX_DIRECTIONS, MAX_REPEATS = 4096, 4096, 1024  # Karras: 128, 128, 4
 
 
 @dataclass(frozen=True)
@@ -196,13 +198,16 @@ def sliced_wasserstein(images, reference, *, seed=0, patches_per_image=128, dire
                          f"got {images.shape[1]} x {images.shape[2]}")
     if normalize not in ("reference", "self"):
         raise ValueError(f"{function}: normalize must be 'reference' or 'self', got {normalize!r}")
-    for name, value in (("patches_per_image", patches_per_image), ("directions", directions), ("repeats", repeats)):
-        if int(value) != value or value < 1:
-            raise ValueError(f"{function}: {name} must be a positive integer, got {value!r}")
+    patches_per_image = arguments.integer(patches_per_image, "patches_per_image", function, 1, MAX_PATCHES)
+    directions = arguments.integer(directions, "directions", function, 1, MAX_DIRECTIONS)
+    repeats = arguments.integer(repeats, "repeats", function, 1, MAX_REPEATS)  # time, not memory: no hang
     xp = get_array_module(images, reference)
 
-    rng = np.random.default_rng(seed)   # host generator: the same draws on NumPy and CuPy
+    rng = np.random.default_rng(arguments.integer(seed, "seed", function, 0))  # host: the same on NumPy and CuPy
     n = min(images.shape[0], reference.shape[0])
+    m = n * patches_per_image  # the descriptors (M, 147) and their projections (directions, M), made below
+    arguments.check_size((m, 3 * PATCH_SIZE ** 2), 4, "the patch descriptors", function)
+    arguments.check_size((directions, m), 4, "the projections", function)
     images, reference = subsample(images, n, rng), subsample(reference, n, rng)
     levels = (size // MIN_RESOLUTION).bit_length()  # 16 px -> 1 level, 32 px -> 2 (32, 16), 64 px -> 3
     resolutions = tuple(size >> i for i in range(levels))

@@ -25,7 +25,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..files import atomic_path
+from .. import arguments
+from ..files import atomic_path, check_target
 from ..backend import get_array_module
 from ..backend import numpy as np
 from ..backend import to_numpy
@@ -70,6 +71,11 @@ def array_to_img(x, data_format=None, scale=True, dtype=None):
         x = x.transpose(1, 2, 0)
     if x.shape[2] not in (1, 3, 4):
         raise ValueError(f"array_to_img expects 1, 3 or 4 channels, got {x.shape[2]} (array of shape {x.shape})")
+    if x.size == 0:
+        raise ValueError(f"array_to_img: the image is empty (shape {x.shape})")
+    if not np.isfinite(x).all():  # NaN would become some pixel or other, silently
+        raise ValueError(f"array_to_img: the image holds NaN or inf ({int((~np.isfinite(x)).sum())} of {x.size} "
+                         f"values); a network gone non-finite? to_uint8 maps them to 0 if a picture is wanted")
     if scale:
         x -= x.min()  # now 0..max
         peak = x.max()
@@ -107,9 +113,18 @@ def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest"):
     """
     if color_mode not in _COLOR_MODES:
         raise ValueError(f"load_img: color_mode must be one of {sorted(_COLOR_MODES)}, got {color_mode!r}")
+    if target_size is not None:  # checked first: a typo must not decode and resize into gigabytes
+        size = tuple(target_size) if isinstance(target_size, (tuple, list)) else ()
+        if len(size) != 2 or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0
+                                     for n in size):
+            raise ValueError(f"load_img: target_size must be (height, width), two positive ints, got {target_size!r}")
+        arguments.check_size(size + (4,), 1, "target_size", "load_img")
     with open(path, "rb") as f:
-        img = Image.open(io.BytesIO(f.read()))
-        img.load()
+        try:
+            img = Image.open(io.BytesIO(f.read()))
+            img.load()
+        except (OSError, Image.DecompressionBombError) as error:
+            raise ValueError(f"load_img: {path} is not an image Pillow can read ({type(error).__name__})") from None
     if img.mode != _COLOR_MODES[color_mode]:
         img = img.convert(_COLOR_MODES[color_mode])
     if target_size is not None:
@@ -127,21 +142,36 @@ def save_img(path, x, data_format=None, file_format=None, scale=True, **params):
     The format comes from ``file_format`` ("png", "jpeg", ...) or the file name. Extra ``params`` go to
     Pillow's ``Image.save`` (e.g. ``quality=95`` for JPEG). RGBA saved as JPEG is converted to RGB.
     """
+    path = check_target(path)  # a folder, or a file on the way: said before the format is guessed
+    fmt = _image_format(path, file_format)
     img = x if isinstance(x, Image.Image) else array_to_img(x, data_format=data_format, scale=scale)
-    fmt = file_format.upper() if file_format else None
-    if fmt == "JPG":
-        fmt = "JPEG"
-    path = Path(path)
-    if img.mode == "RGBA" and (fmt or path.suffix.lstrip(".").upper()) in ("JPEG", "JPG"):
+    if img.mode == "RGBA" and fmt == "JPEG":
         img = img.convert("RGB")  # JPEG has no alpha channel
     _atomic_save(img, path, fmt, params)
     return path
 
 
+def _image_format(path, file_format):
+    """Pillow's name of the format to write: ``file_format`` ("png", "jpg"...) or the one of the file's
+    extension; an unknown one is an error here (Pillow would only see the temporary name's ".part")."""
+    Image.init()
+    if file_format is not None:
+        fmt = {"JPG": "JPEG"}.get(str(file_format).upper(), str(file_format).upper())
+        if fmt not in Image.SAVE:
+            raise ValueError(f"save_img: unknown file_format {file_format!r}; Pillow writes "
+                             f"{', '.join(sorted(Image.SAVE))}")
+        return fmt
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt not in Image.SAVE:
+        raise ValueError(f"save_img: cannot tell an image format from the name {path} (extension "
+                         f"{path.suffix or 'none'!r}); end it in .png or .jpg, or pass file_format='png'")
+    return fmt
+
+
 def _atomic_save(img, path, fmt, params):
     """Write to a temporary file beside ``path`` (same suffix, so Pillow guesses the same format), rename."""
     with atomic_path(path, suffix=path.suffix) as tmp:
-        img.save(tmp, format=fmt or Image.registered_extensions().get(path.suffix.lower()), **params)
+        img.save(tmp, format=fmt, **params)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -165,16 +195,16 @@ def make_grid(images, rows=None, value_range=(0, 1), upscale=1, gap=1, backgroun
             f"got an array of shape {x.shape}"
         )
     n, h, w, _ = x.shape
-    for name, value in (("upscale", upscale), ("gap", gap)):
-        if int(value) != value or value < (1 if name == "upscale" else 0):
-            raise ValueError(f"save_grid: {name} must be an integer >= {1 if name == 'upscale' else 0}, got {value!r}")
+    upscale, gap = _whole(upscale, "upscale", 1), _whole(gap, "gap", 0)
+    background = _whole(background, "background", 0, 255)
     if rows is None:
         cols = int(np.ceil(np.sqrt(n)))  # as square as possible: 64 -> 8 x 8, 10 -> 4 x 3
         rows = int(np.ceil(n / cols))
     else:
-        if int(rows) != rows or not 1 <= rows <= n:
-            raise ValueError(f"save_grid: rows must be an integer in 1..{n} (the number of images), got {rows!r}")
-        rows, cols = int(rows), int(np.ceil(n / rows))
+        rows = _whole(rows, "rows", 1, n, " (the number of images)")
+        cols = int(np.ceil(n / rows))
+    size = ((rows * h + (rows + 1) * gap) * upscale, (cols * w + (cols + 1) * gap) * upscale, 3)
+    arguments.check_size(size, 1, "the grid", "save_grid")  # upscale=10**6: an error, not terabytes
     pixels = _to_pixels(x, value_range)
     if pixels.shape[-1] == 1:
         pixels = np.repeat(pixels, 3, axis=-1)
@@ -188,16 +218,29 @@ def make_grid(images, rows=None, value_range=(0, 1), upscale=1, gap=1, backgroun
     return grid
 
 
+def _whole(value, name, low, high=None, what=""):
+    """An integer argument of save_grid (2.0 is fine, 2.5 and True are not), or the ValueError naming it."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)) \
+        and float(value).is_integer() and value >= low and (high is None or value <= high)
+    if not ok:
+        span = f">= {low}" if high is None else f"in {low}..{high}{what}"
+        raise ValueError(f"save_grid: {name} must be an integer {span}, got {value!r}")
+    return int(value)
+
+
 def _to_pixels(x, value_range):
     """uint8 pixels: uint8 input as is; anything else mapped by ``to_uint8``."""
     return x if x.dtype == np.uint8 else to_uint8(x, value_range)
 
 
 def _check_range(value_range, where):
-    low, high = value_range
-    if not high > low:
-        raise ValueError(f"{where}: value_range must be (low, high) with low < high, got {value_range!r}")
-    return float(low), float(high)
+    pair = tuple(value_range) if isinstance(value_range, (tuple, list)) else ()
+    numbers = len(pair) == 2 and all(isinstance(v, (int, float, np.integer, np.floating)) and
+                                     not isinstance(v, (bool, np.bool_)) and np.isfinite(v) for v in pair)
+    if not (numbers and pair[1] > pair[0]):
+        raise ValueError(f"{where}: value_range must be (low, high), two finite numbers with low < high, "
+                         f"got {value_range!r}")
+    return float(pair[0]), float(pair[1])
 
 
 def to_uint8(x, value_range):
@@ -222,6 +265,9 @@ def from_uint8(pixels, value_range):
     [-1.0, 1.0]
     """
     low, high = _check_range(value_range, "from_uint8")
+    if getattr(pixels, "dtype", None) != np.uint8:  # floats in [0, 1] would be divided by 255, silently
+        raise ValueError(f"from_uint8: pixels must be a uint8 array (0..255), got "
+                         f"{getattr(pixels, 'dtype', type(pixels).__name__)}; to_uint8 makes them")
     x = pixels.astype("float32") / 255.0
     return x if (low, high) == (0.0, 1.0) else x * (high - low) + low
 

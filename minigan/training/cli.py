@@ -30,9 +30,10 @@ from ..serialization import StateFileError
 from .loop import NonFiniteLossError
 
 # What a run can fail with that is not a bug: a script prints the message and exits with status 1.
-# (NonFiniteStateError is a StateFileError.)
+# (NonFiniteStateError is a StateFileError; OSError is a full disk or an unwritable file, whose message
+# minigan.files.atomic_path makes name the file.)
 RUN_ERRORS = (NonFiniteLossError, StateFileError, backend.BackendError, DatasetError, DatasetNotFoundError,
-              WeightsNotFoundError)
+              WeightsNotFoundError, OSError)
 
 LIMITS = {"iterations": (1, 10**9), "save_every": (1, 10**9), "seed": (0, 2**32 - 1), "grid": (1, 32),
           "eval_every": (0, 10**9), "eval_samples": (2, 50_000), "eval_patches": (1, 4096), "eval_floor_seeds": (1, 100),
@@ -98,8 +99,9 @@ def add_run_arguments(parser, iterations=None, out="runs/frogs", save_every=100)
     add("--save-every", type=int_flag("save_every"), default=save_every, metavar="N",
         help=f"save every N steps ({save_every})")
     add("--seed", type=int_flag("seed"), default=0, help="seed of minigan.random (0)")
-    add("--backend", choices=list(backend.BACKENDS), default=backend.get_backend(),
-        help=f"array library ({backend.get_backend()}; $MINIGAN_BACKEND sets the default)")
+    default = default_backend()
+    add("--backend", choices=list(backend.BACKENDS), default=default,
+        help=f"array library ({default or 'none: $MINIGAN_BACKEND is wrong'}; $MINIGAN_BACKEND sets the default)")
     add("--grid", type=int_flag("grid"), default=8, metavar="N", help="sample grids of N x N images (8)")
     add("--eval-every", type=int_flag("eval_every"), default=0, metavar="K",
         help="score the generator at steps 0, K, 2K, ...: FID, KID, SWD, copy check (0: never)")
@@ -115,25 +117,41 @@ def add_run_arguments(parser, iterations=None, out="runs/frogs", save_every=100)
 def parse(parser, argv):
     """``parser.parse_args(argv)``, then --out checked before any work (an argparse error, exit status 2)."""
     args = parser.parse_args(argv)
-    problem = check_out(args.out)
+    if args.backend is None:  # $MINIGAN_BACKEND names no backend, and no --backend overrides it
+        try:
+            backend.get_backend()
+        except backend.BackendError as error:
+            parser.error(f"{error}; or pass --backend")
+    problem = check_out(args.out, "--out")
     if problem:
         parser.error(problem)
     return args
 
 
-def check_out(out):
-    """A usable ``--out``: a folder (or nothing yet) whose nearest existing parent is a writable folder.
+def default_backend():
+    """The backend $MINIGAN_BACKEND chose (or numpy), for a --backend flag's default; None when the variable
+    names no backend, so that parse() reports it as a bad argument (exit status 2) unless --backend is given."""
+    try:
+        return backend.get_backend()
+    except backend.BackendError:
+        return None
 
-    Returns an error message, or None when it is fine -- checked before any work is done.
+
+def check_out(out, flag=None):
+    """A usable output folder: a folder (or nothing yet) whose nearest existing parent is a writable folder.
+
+    Returns an error message starting with ``flag`` (``"--out"``; None: with the folder alone), or None when
+    it is fine -- checked before any work is done.
     """
     out = Path(out)
+    name = f"{flag} {out}" if flag else str(out)
     if out.exists() and not out.is_dir():
-        return f"--out {out} is a file, not a folder"
+        return f"{name} is a file, not a folder"
     parent = out
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
-        return f"--out {out} lies below {parent}, which is a file"
+        return f"{name} lies below {parent}, which is a file"
     if not os.access(parent, os.W_OK | os.X_OK):
-        return f"--out {out}: {parent} is not writable"
+        return f"{name}: {parent} is not writable"
     return None

@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 
 from ..files import atomic_path
-from ..serialization import finite_or_none
+from ..serialization import StateFileError, finite_or_none
 
 
 def encode(record):
@@ -32,8 +32,12 @@ def encode(record):
 
 def write_log_line(path, record):
     """Append ``record`` as one line to ``path`` and flush it (the file is opened and closed each time)."""
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(encode(record) + "\n")
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(encode(record) + "\n")
+    except OSError as error:  # a full disk: say which file (the lines before this one are whole)
+        raise OSError(error.errno, f"{path}: could not add the line of step {record.get('step')} "
+                                   f"({error.strerror or error})") from None
 
 
 def read_log(path):
@@ -54,7 +58,7 @@ def read_log(path):
         except json.JSONDecodeError as error:
             if number == len(lines):
                 break  # the line being written when the run was killed
-            raise ValueError(f"{path}, line {number}: not a JSON object ({error}): {line[:80]!r}") from None
+            raise StateFileError(f"{path}, line {number}: not a JSON object ({error}): {line[:80]!r}") from None
     return records
 
 

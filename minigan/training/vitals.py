@@ -39,7 +39,10 @@ ALARMS = ("d_wins", "collapse", "range")
 
 
 def batch_diversity(images):
-    """Mean distance from each uint8 image to its nearest other image of the same batch (pixels in [0, 1])."""
+    """Mean distance from each uint8 image to its nearest other image of the same batch (pixels in [0, 1]);
+    None for a batch of one (``--grid 1``), which has no other image."""
+    if len(images) < 2:
+        return None
     return float(nearest_neighbour_distances(images, images, exclude_self=True).mean())
 
 
