@@ -103,7 +103,7 @@ def test_adam_adds_epsilon_to_the_uncorrected_root_as_keras_2():
     """Keras 2: p -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps), eps beside the *uncorrected*
     sqrt(v). PyTorch adds eps to the corrected sqrt(v / (1 - b2^t)) instead. The two agree while |g| >> eps
     and part once gradients are as small as eps: here, by a factor of 16 on the first step."""
-    lr, b1, b2, eps = 0.001, 0.9, 0.999, 1e-7
+    lr, b2, eps = 0.001, 0.999, 1e-7  # and beta_1 = 0.9, which the first step does not show
     grads = [np.array([1e-7, -3e-7, 1e-6, 2e-8]), np.array([2e-7, -1e-7, 1e-6, 1e-8]), np.array([1e-7] * 4)]
     got = run(optimizers.Adam(lr), np.zeros(4), grads)
     # the first step by hand: m = (1 - b1) g, v = (1 - b2) g^2, so p = -lr sqrt(1 - b2) g / (sqrt(1 - b2) |g| + eps)

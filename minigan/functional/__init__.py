@@ -17,7 +17,7 @@ from .augment import diff_augment
 from .arithmetic import (add, astype, broadcast_to, clip, div, exp, flatten, log, matmul, maximum, mean, mul,
                          neg, power, reshape, sub, sum, sum_to, transpose)
 from .conv import conv2d, conv2d_transpose
-from .im2col import conv_output_length, conv_transpose_output_length, same_padding
+from .im2col import check_padding, check_pair, conv_output_length, conv_transpose_output_length, same_padding
 from .linear import dense
 from .losses import binary_crossentropy
 from .merging import concatenate

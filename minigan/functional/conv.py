@@ -31,16 +31,13 @@ conv_fft.py). ``algorithm="auto"`` picks one per layer with :func:`choose_algori
 [1.0, 10.0, 2.0, 20.0, 3.0, 30.0, 4.0, 40.0]
 """
 
-import operator
-
 from ..backend import get_array_module
 from ..tensor import Function, as_tensor, is_grad_enabled
 from .arithmetic import require_float, sum
 from .conv_fft import fft_conv2d_backward, fft_conv2d_forward
-from .im2col import (conv_forward, conv_input_grad, conv_kernel_grad, conv_output_length, conv_pads,
-                     conv_transpose_output_length)
+from .im2col import (check_padding, check_pair, conv_forward, conv_input_grad, conv_kernel_grad, conv_output_length,
+                     conv_pads, conv_transpose_output_length)
 
-PADDINGS = ("valid", "same")
 ALGORITHMS = ("auto", "im2col", "fft")
 
 
@@ -196,26 +193,6 @@ class Conv2DKernelGrad(Function):
 
 
 # -- checking what the user passed ------------------------------------------------------------
-def _strides(op, strides):
-    try:
-        pair = (strides, strides) if not hasattr(strides, "__len__") else tuple(strides)
-        if len(pair) != 2 or any(isinstance(s, bool) for s in pair):
-            raise TypeError
-        pair = tuple(operator.index(s) for s in pair)  # ints, NumPy ints; not floats
-    except TypeError:
-        raise TypeError(f"{op}: strides must be an int or a pair of ints (SH, SW), got {strides!r}") from None
-    if min(pair) < 1:
-        raise ValueError(f"{op}: strides must be positive, got {pair}")
-    return pair
-
-
-def _padding(op, padding):
-    name = padding.lower() if isinstance(padding, str) else padding
-    if name not in PADDINGS:
-        raise ValueError(f"{op}: unknown padding {padding!r}; expected one of {PADDINGS}")
-    return name
-
-
 def _check(op, x, kernel, bias, channel_axis, layout):
     """Ranks, dtypes and the channel count; returns the Tensors."""
     x, kernel = as_tensor(x), as_tensor(kernel)
@@ -271,7 +248,7 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", algorithm="auto", m
     """
     op = "conv2d"
     x, kernel, bias = _check(op, x, kernel, bias, 2, "(KH, KW, C_in, C_out)")
-    strides, padding = _strides(op, strides), _padding(op, padding)
+    strides, padding = check_pair(strides, "strides", op), check_padding(padding, op)
     (h, w), (kh, kw) = x.shape[1:3], kernel.shape[:2]
     if padding == "valid" and (kh > h or kw > w):
         raise ValueError(f"{op}: the kernel ({kh}x{kw}) is larger than the input ({h}x{w}) with padding='valid'; "
@@ -298,7 +275,7 @@ def conv2d_transpose(x, kernel, bias=None, strides=1, padding="valid", algorithm
     """
     op = "conv2d_transpose"
     x, kernel, bias = _check(op, x, kernel, bias, 3, "(KH, KW, C_out, C_in)")
-    strides, padding = _strides(op, strides), _padding(op, padding)
+    strides, padding = check_pair(strides, "strides", op), check_padding(padding, op)
     (h, w), (kh, kw) = x.shape[1:3], kernel.shape[:2]
     out_hw = tuple(conv_transpose_output_length(n, k, s, padding) for n, k, s in zip((h, w), (kh, kw), strides))
     pads = conv_pads(out_hw, (kh, kw), strides, padding)  # the pads of the conv2d it is the gradient of

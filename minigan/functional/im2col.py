@@ -36,12 +36,37 @@ exceed the cap is still done in one piece (the book's heaviest layer needs 25 Mi
 [[1.0, 2.0, 4.0, 5.0], [2.0, 3.0, 5.0, 6.0]]
 """
 
+import numbers
+
 from ..backend import get_array_module
 
+PADDINGS = ("valid", "same")
 MAX_COLUMN_BYTES = 256 * 2**20  # the default cap on one column buffer: 256 MiB
 
 
-# -- sizes and padding ------------------------------------------------------------------------
+# -- sizes and padding: the rules the ops and the layers share ---------------------------------
+def check_pair(value, what, owner):
+    """3 -> (3, 3); (3, 5) stays: Keras' spelling of kernel_size, strides, pool_size and size. Each a
+    positive int (a NumPy int too; not a bool, not 2.0), or a ValueError naming ``owner`` and ``what``.
+
+    >>> check_pair(3, "strides", "conv2d"), check_pair((2, 1), "strides", "conv2d")
+    ((3, 3), (2, 1))
+    """
+    pair = (value, value) if isinstance(value, numbers.Integral) else tuple(value) if isinstance(
+        value, (tuple, list)) else ()
+    if len(pair) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in pair):
+        raise ValueError(f"{owner}: {what} must be a positive int or a pair of them, got {value!r}")
+    return tuple(int(v) for v in pair)
+
+
+def check_padding(padding, owner):
+    """'valid' or 'same' (any case), or a ValueError naming ``owner``."""
+    name = padding.lower() if isinstance(padding, str) else padding
+    if name not in PADDINGS:
+        raise ValueError(f"{owner}: unknown padding {padding!r}; expected one of {PADDINGS}")
+    return name
+
+
 def conv_output_length(size, kernel, stride, padding):
     """Output length of a convolution along one axis (TensorFlow / Keras rules).
 

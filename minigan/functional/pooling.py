@@ -34,9 +34,7 @@ gradients of gradients work, as for the convolutions.
 from ..backend import get_array_module
 from ..tensor import Function, as_tensor
 from .arithmetic import mean, require_float
-from .im2col import _tap, conv_output_length, conv_pads
-
-PADDINGS = ("valid", "same")
+from .im2col import _tap, check_padding, check_pair, conv_output_length, conv_pads
 
 
 def _pad(x, pads, value):
@@ -179,23 +177,14 @@ def _geometry(op, x, pool_size, strides, padding):
     if x.ndim != 4:
         raise ValueError(f"{op} expects images (N, H, W, C) (channels last), got shape {x.shape}")
     require_float(op, x.data)
-    window = _positive_pair(op, "pool_size", pool_size)
-    strides = window if strides is None else _positive_pair(op, "strides", strides)
-    name = padding.lower() if isinstance(padding, str) else padding
-    if name not in PADDINGS:
-        raise ValueError(f"{op}: unknown padding {padding!r}; expected one of {PADDINGS}")
+    window = check_pair(pool_size, "pool_size", op)
+    strides = window if strides is None else check_pair(strides, "strides", op)
+    name = check_padding(padding, op)
     h, w = x.shape[1:3]
     if name == "valid" and (window[0] > h or window[1] > w):
         raise ValueError(f"{op}: the {window[0]}x{window[1]} window is larger than the {h}x{w} input with "
                          f"padding='valid'; use padding='same' or a smaller pool_size (input {x.shape})")
     return x, Pooling((h, w), window, strides, name)
-
-
-def _positive_pair(op, what, value):
-    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair):
-        raise ValueError(f"{op}: {what} must be a positive int or a pair of them, got {value!r}")
-    return pair
 
 
 def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid"):

@@ -17,8 +17,6 @@ Output sizes follow TensorFlow / Keras 2 exactly:
 (None, 32, 32, 256)
 """
 
-import math
-import numbers
 
 from .. import arguments, initializers
 from .. import functional as F
@@ -27,20 +25,12 @@ from .core import _activate
 
 
 def _pair(value, what, layer):
-    """3 -> (3, 3); (3, 5) stays. Keras accepts both for kernel_size and strides."""
-    pair = (value, value) if isinstance(value, numbers.Integral) else tuple(value) if isinstance(
-        value, (tuple, list)) else ()
-    if len(pair) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in pair):
-        raise ValueError(f"{type(layer).__name__} '{layer.name}': {what} must be a positive int or a pair of them, "
-                         f"got {value!r}")
-    return tuple(int(v) for v in pair)
+    """Keras' kernel_size / strides / size: the rule of ``functional.check_pair``, the layer named."""
+    return F.check_pair(value, what, f"{type(layer).__name__} '{layer.name}'")
 
 
 def _padding(padding, layer):
-    name = padding.lower() if isinstance(padding, str) else padding
-    if name not in ("valid", "same"):
-        raise ValueError(f"{type(layer).__name__}: unknown padding {padding!r}; expected 'valid' or 'same'")
-    return name
+    return F.check_padding(padding, f"{type(layer).__name__} '{layer.name}'")
 
 
 def check_images(layer, input_shape):
@@ -97,10 +87,8 @@ class Conv2D(_Conv):
     def compute_output_shape(self, input_shape):
         self._check_input(input_shape)
         n, h, w, _ = input_shape
-        if self.padding == "same":  # TF pads so that every input pixel is a window start: ceil(H / S)
-            size = [math.ceil(d / s) for d, s in zip((h, w), self.strides)]
-        else:                       # only windows that fit inside the input
-            size = [(d - k) // s + 1 for d, k, s in zip((h, w), self.kernel_size, self.strides)]
+        # TF's sizes (functional/im2col.py): 'same' ceil(H / S), 'valid' (H - KH) // S + 1
+        size = [F.conv_output_length(d, k, s, self.padding) for d, k, s in zip((h, w), self.kernel_size, self.strides)]
         if min(size) < 1:
             raise ValueError(f"Conv2D '{self.name}': the {self.kernel_size} kernel does not fit in an input of "
                              f"shape {tuple(input_shape)} with padding='valid'; use padding='same' or a smaller kernel")
@@ -131,10 +119,8 @@ class Conv2DTranspose(_Conv):
     def compute_output_shape(self, input_shape):
         self._check_input(input_shape)
         n, h, w, _ = input_shape
-        if self.padding == "same":
-            size = [d * s for d, s in zip((h, w), self.strides)]
-        else:
-            size = [d * s + max(k - s, 0) for d, k, s in zip((h, w), self.kernel_size, self.strides)]
+        size = [F.conv_transpose_output_length(d, k, s, self.padding)  # Keras 2's deconv_length
+                for d, k, s in zip((h, w), self.kernel_size, self.strides)]
         return (n, size[0], size[1], self.filters)
 
     def call(self, x, training=False):

@@ -21,7 +21,6 @@ gives (tanh: -1..1). Two ways across:
 """
 
 import io
-from pathlib import Path
 
 from PIL import Image
 
