@@ -10,10 +10,8 @@ hands the run (checkpoints, log, resume, Ctrl-C, time budget) to ``minigan.train
     python examples/frog_dcgan.py --out runs/gpu --backend cupy
     python examples/frog_dcgan.py --out runs/cpu --preset cpu --minutes 30 --eval-every 500   # docs/quality.md
 
-At every save (steps 0, 100, 200, ... and the last) --out gets grid_000100.png (G on 64 fixed latent
-vectors: a timeline), the book's generated_frog_100.png and real_frog_100.png, loss_curve.png, log.jsonl
-and checkpoint.npz; real_grid.png once. Exit status: 0 done, 1 a loss or the state became NaN/inf or a
-file is wrong, 2 bad arguments or a config clash, 130 stopped by Ctrl-C (after saving a checkpoint).
+Each save (steps 0, 100, ... and the last) writes grid_000100.png (G on 64 fixed latent vectors), the
+book's generated_frog_100.png and real_frog_100.png, loss_curve.png, log.jsonl and checkpoint.npz.
 """
 
 import argparse
@@ -27,8 +25,7 @@ from minigan.preprocessing import image
 from minigan.training import cli
 
 # The whole model in one table. "book" is the listing's numbers. "cpu" is Radford et al.'s DCGAN (batch
-# normalisation, ReLU in G, LeakyReLU 0.2 in D, Adam 2e-4 / 0.5) with DiffAugment (Zhao et al. 2020) on
-# every image D sees, chosen by FID for 30 minutes on a 2-core CPU: docs/quality.md, section 6.
+# normalisation, ReLU in G, LeakyReLU 0.2 in D, Adam 2e-4 / 0.5), for 30 minutes on a 2-core CPU.
 PRESETS = {
     "book": {"latent_dim": 32, "batch_size": 20,
              "generator": {"architecture": "book", "seed_filters": 128, "filters": 256},
@@ -36,19 +33,18 @@ PRESETS = {
              "d_optimizer": {"name": "RMSprop", "lr": 0.0008, "clipvalue": 1.0, "decay": 1e-8},
              "a_optimizer": {"name": "RMSprop", "lr": 0.0004, "clipvalue": 1.0, "decay": 1e-8},
              "fix_range": False},  # the book keeps real images in [0, 1]
-    "cpu": {"latent_dim": 100, "batch_size": 64,
+    # chosen by FID among BN, DiffAugment, widths, batches: docs/quality.md, round 5
+    "cpu": {"latent_dim": 100, "batch_size": 32,
             "generator": {"architecture": "dcgan", "filters": [256, 128, 64]},     # 4x4 -> 8 -> 16 -> 32
             "discriminator": {"architecture": "dcgan", "filters": [64, 128, 256]},  # 32 -> 16 -> 8 -> 4
             "d_optimizer": {"name": "Adam", "lr": 0.0002, "beta_1": 0.5},
             "a_optimizer": {"name": "Adam", "lr": 0.0002, "beta_1": 0.5},
-            "fix_range": True, "flip": True, "augment": "color,translation,cutout"},
+            "fix_range": True, "flip": True, "augment": "", "separate_batches": True},
 }
 height, width, channels = 32, 32, 3
 
 
-# --------------------------------------------------------------------------------------------------
-# GAN generator network: a latent vector (latent_dim,) -> an image (32, 32, 3) in [-1, 1] (tanh)
-# --------------------------------------------------------------------------------------------------
+# ---- GAN generator network: a latent vector (latent_dim,) -> an image (32, 32, 3) in [-1, 1] (tanh)
 def build_generator(latent_dim, architecture, filters, seed_filters=None):
     generator_input = minigan.Input(shape=(latent_dim,))
     if architecture == "book":
@@ -74,9 +70,7 @@ def build_generator(latent_dim, architecture, filters, seed_filters=None):
     return minigan.models.Model(generator_input, x, name="generator")
 
 
-# --------------------------------------------------------------------------------------------------
-# GAN discriminator network: an image (32, 32, 3) -> the probability that it is *fake* (label 1)
-# --------------------------------------------------------------------------------------------------
+# ---- GAN discriminator network: an image (32, 32, 3) -> the probability that it is *fake* (label 1)
 def build_discriminator(architecture, filters, dropout=0.0, batch_norm=True):
     discriminator_input = layers.Input(shape=(height, width, channels))
     if architecture == "book":
@@ -100,9 +94,7 @@ def make_optimizer(spec):
     return getattr(minigan.optimizers, spec["name"])(**{key: v for key, v in spec.items() if key != "name"})
 
 
-# --------------------------------------------------------------------------------------------------
-# Adversarial network: gan(z) = discriminator(augment(generator(z))), training only the generator
-# --------------------------------------------------------------------------------------------------
+# ---- Adversarial network: gan(z) = discriminator(augment(generator(z))), training only the generator
 def build_models(config):
     layers.clear_session()  # layer names (and so checkpoint keys) the same in every run: dense, conv2d, ...
     generator = build_generator(config["latent_dim"], **config["generator"])
@@ -121,9 +113,7 @@ def build_models(config):
     return generator, discriminator, gan, augment
 
 
-# --------------------------------------------------------------------------------------------------
-# Training the GAN: one step of the book's loop
-# --------------------------------------------------------------------------------------------------
+# ---- Training the GAN: one step of the book's loop
 def gan_step(generator, discriminator, gan, augment, images, cursor, config, pictures):
     """The step function of the Trainer: train D once, then G once; returns the step's log record. The
     step's first fake and real image go to ``pictures`` (BookPictures), for the book's two pictures."""
@@ -158,11 +148,9 @@ def gan_step(generator, discriminator, gan, augment, images, cursor, config, pic
         random_latent_vectors = minigan.random.normal((batch_size, latent_dim))
         a_loss = gan.train_on_batch(random_latent_vectors, xp.zeros((batch_size, 1), "float32"))
         pictures.last = {"generated": generated_images[0], "real": real_images[0]}
-        d_opt, a_opt = discriminator.optimizer, gan.optimizer
-        return {"d_loss": float(d_loss), "a_loss": float(a_loss),
-                "d_x": float(predictions[batch_size:].mean()), "d_g_z": float(predictions[:batch_size].mean()),
-                "d_lr": d_opt.last_learning_rate, "a_lr": a_opt.last_learning_rate,
-                "d_clipped": d_opt.last_clipped_fraction, "a_clipped": a_opt.last_clipped_fraction, "cursor": start}
+        return {"d_loss": float(d_loss), "a_loss": float(a_loss), "d_x": float(predictions[batch_size:].mean()),
+                "d_g_z": float(predictions[:batch_size].mean()), "cursor": start,
+                **training.optimizer_fields(d=discriminator.optimizer, a=gan.optimizer)}  # d_lr, a_clipped, ...
     return step
 
 
@@ -199,9 +187,7 @@ def load_images(config, data_path):
     return minigan.backend.asarray(image.from_uint8(x, value_range(config)))
 
 
-# --------------------------------------------------------------------------------------------------
-# Measuring, configuring, running
-# --------------------------------------------------------------------------------------------------
+# ---- Measuring, configuring, running
 def make_evaluator(config, data, cache, fid=True, **settings):
     """(Evaluator, untrained anchor) of the run's class, architecture and seed; used by evaluate_frogs.py too."""
     def fresh_generator():  # as the run's was at the start; the training noise stream is not touched
@@ -248,7 +234,7 @@ def make_config(args):
 
 
 def main(argv=None, callbacks=()):
-    """Train as the command line says; returns the exit status (0, 1, 2 or 130: see the module docstring)."""
+    """Train as the command line says; returns the exit status (0, 1, 2 or 130: see --help)."""
     args = parse_args(argv)
     config = make_config(args)
     try:

@@ -17,7 +17,7 @@ from .average import WeightAverage
 from .callbacks import (Callback, EvaluationCallback, FixedGrid, GridCallback, PlotCallback, RealGridCallback,
                         VitalSignsCallback, class_evaluator, gan_callbacks)
 from .interrupt import StopAtBoundary
-from .log import read_log, truncate_log, write_log_line
+from .log import optimizer_fields, read_log, truncate_log, write_log_line
 from .loop import NonFiniteLossError, Trainer
 from .plot import plot_curves, plot_gan_log
 from .state import BatchCursor, ConfigMismatchError, check_config, collect, config_differences, restore
@@ -26,4 +26,4 @@ from .vitals import VitalSigns
 __all__ = ["Trainer", "NonFiniteLossError", "BatchCursor", "ConfigMismatchError", "check_config",
            "config_differences", "collect", "restore", "Callback", "VitalSignsCallback", "EvaluationCallback",
            "FixedGrid", "GridCallback", "RealGridCallback", "PlotCallback", "gan_callbacks", "class_evaluator", "StopAtBoundary", "read_log", "truncate_log",
-           "write_log_line", "plot_curves", "plot_gan_log", "VitalSigns", "WeightAverage"]
+           "write_log_line", "optimizer_fields", "plot_curves", "plot_gan_log", "VitalSigns", "WeightAverage"]

@@ -74,3 +74,18 @@ def truncate_log(path, before_step):
     kept = [record for record in read_log(path) if record.get("step", -1) < before_step]
     with atomic_path(path, suffix=".jsonl") as tmp:
         tmp.write_text("".join(encode(record) + "\n" for record in kept), encoding="utf-8")
+
+
+def optimizer_fields(**optimizers):
+    """The log fields of each optimizer's last step, under its name: ``<name>_lr``, the learning rate it
+    used (Keras 2's decay), and ``<name>_clipped``, the fraction of gradient elements clipvalue clipped.
+
+    >>> from minigan import optimizers
+    >>> optimizer_fields(d=optimizers.Adam(0.0002))
+    {'d_lr': None, 'd_clipped': None}
+    """
+    fields = {}
+    for name, optimizer in optimizers.items():
+        fields[f"{name}_lr"] = optimizer.last_learning_rate
+        fields[f"{name}_clipped"] = optimizer.last_clipped_fraction
+    return fields
