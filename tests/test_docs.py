@@ -36,3 +36,21 @@ def test_docs_code_blocks_run(page, tmp_path, monkeypatch):
             exec(compile(code, f"{page.name} (block {number})", "exec"), namespace)
         except Exception as error:  # say which page and block, with the code
             raise AssertionError(f"{page.name}, python block {number} failed: {error!r}\n---\n{code}") from error
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)|src=\"([^\"]+)\"")
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.exists()], ids=lambda p: p.name)
+def test_docs_links_point_at_files_that_exist(page):
+    """Every relative link and image of a page names a file of the repository (links outside it, such
+    as the book's reference picture in ../shared/, and web addresses are not checked)."""
+    missing = []
+    for match in LINK.finditer(page.read_text()):
+        target = (match.group(1) or match.group(2)).split("#")[0]
+        if not target or "://" in target or target.startswith("mailto:"):
+            continue
+        path = (page.parent / target).resolve()
+        if REPO.resolve() in path.parents and not path.exists():
+            missing.append(target)
+    assert not missing, f"{page.name} links to missing files: {missing}"
