@@ -8,7 +8,8 @@ the same real batch (uniform noise: the pixels do not change the time). After on
 the candidates take turns, one step each per round, so a busy neighbour slows all alike. Printed: the
 parameters of G and D, the median wall seconds of ``gan_step`` (the whole step: fakes, D's step or
 steps, G's step, DiffAugment where the preset has it; no saves, no weight average) and the steps that
-make 30 minutes at that rate. Results and their reading: docs/quality.md, section 6.
+make 30 minutes at that rate. Results: docs/benchmarks.md, "The presets' step"; their FIDs:
+docs/quality.md, round 5.
 """
 
 import argparse

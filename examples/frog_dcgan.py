@@ -39,7 +39,8 @@ PRESETS = {
             "discriminator": {"architecture": "dcgan", "filters": [64, 128, 256]},  # 32 -> 16 -> 8 -> 4
             "d_optimizer": {"name": "Adam", "lr": 0.0002, "beta_1": 0.5},
             "a_optimizer": {"name": "Adam", "lr": 0.0002, "beta_1": 0.5},
-            "fix_range": True, "flip": True, "augment": "", "separate_batches": True},
+            "fix_range": True, "flip": True, "separate_batches": True,
+            "augment": ""},  # no DiffAugment: it cost FID at 30 minutes (docs/quality.md, round 5)
 }
 height, width, channels = 32, 32, 3
 
