@@ -362,7 +362,7 @@ def _unique(items):
 
 def _shape_tuple(shape, owner):
     """(32,) from 32 or (32,); every dimension a positive int."""
-    shape = (shape,) if isinstance(shape, int) else tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)  # 32, or a wrong kind the check names
     if not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
         where = owner.name if isinstance(owner, Layer) else owner
         raise ValueError(f"'{where}': a shape must be positive ints without the batch dimension, e.g. (32, 32, 3); "

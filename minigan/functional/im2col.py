@@ -52,8 +52,12 @@ def check_pair(value, what, owner):
     >>> check_pair(3, "strides", "conv2d"), check_pair((2, 1), "strides", "conv2d")
     ((3, 3), (2, 1))
     """
-    pair = (value, value) if isinstance(value, numbers.Integral) else tuple(value) if isinstance(
-        value, (tuple, list)) else ()
+    if isinstance(value, numbers.Integral):
+        pair = (value, value)
+    elif isinstance(value, (tuple, list)):
+        pair = tuple(value)
+    else:
+        pair = ()  # a string, a float, None...: fails the check below
     if len(pair) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in pair):
         raise ValueError(f"{owner}: {what} must be a positive int or a pair of them, got {value!r}")
     return tuple(int(v) for v in pair)
