@@ -9,7 +9,7 @@ the candidates take turns, one step each per round, so a busy neighbour slows al
 parameters of G and D, the median wall seconds of ``gan_step`` (the whole step: fakes, D's step or
 steps, G's step, DiffAugment where the preset has it; no saves, no weight average) and the steps that
 make 30 minutes at that rate. Results: docs/benchmarks.md, "The presets' step"; their FIDs:
-docs/quality.md, round 5.
+docs/quality.md, rounds 5 and 6.
 """
 
 import argparse
@@ -22,16 +22,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 # name: (preset, keys changed). Generator and discriminator widths are one per map size (DCGAN's).
+# Round 5's candidates are variants at batch 32 (the preset's batch then); the last two are round 6's.
+B32 = {"batch_size": 32}
+DCGAN = lambda filters, **more: {"architecture": "dcgan", "filters": filters, **more}
 CANDIDATES = {
     "book": ("book", {}),
     "cpu": ("cpu", {}),
+    "cpu b32 (round 5)": ("cpu", B32),
     "cpu b64": ("cpu", {"batch_size": 64}),
-    "cpu DiffAugment": ("cpu", {"augment": "color,translation,cutout"}),
-    "cpu translation": ("cpu", {"augment": "translation"}),
-    "cpu combined batch": ("cpu", {"separate_batches": False}),
-    "cpu D without BN": ("cpu", {"discriminator": {"architecture": "dcgan", "filters": [64, 128, 256],
-                                                   "batch_norm": False}}),
-    "cpu G128-64-32": ("cpu", {"generator": {"architecture": "dcgan", "filters": [128, 64, 32]}}),
+    "cpu b32 DiffAugment": ("cpu", {**B32, "augment": "color,translation,cutout"}),
+    "cpu b32 translation": ("cpu", {**B32, "augment": "translation"}),
+    "cpu b32 combined batch": ("cpu", {**B32, "separate_batches": False}),
+    "cpu b32 D without BN": ("cpu", {**B32, "discriminator": DCGAN([64, 128, 256], batch_norm=False)}),
+    "cpu b32 G128-64-32": ("cpu", {**B32, "generator": DCGAN([128, 64, 32])}),
+    "cpu b32 D32-64-128": ("cpu", {**B32, "discriminator": DCGAN([32, 64, 128])}),
+    "cpu b32 G128 D32": ("cpu", {**B32, "generator": DCGAN([128, 64, 32]), "discriminator": DCGAN([32, 64, 128])}),
 }
 
 

@@ -101,7 +101,7 @@ def test_cpu_preset_is_a_dcgan_with_batch_normalisation_in_both_networks(frog):
     # Chosen by FID (docs/quality.md, round 5): DiffAugment cost 60 FID at 3,000 steps, so it is off;
     # with BN in D, the fakes and the real images go to D in separate batches
     assert augment is None and "DiffAugment" not in kinds(gan) and config["separate_batches"]
-    assert config["fix_range"] and config["flip"] and config["batch_size"] == 32
+    assert config["fix_range"] and config["flip"] and config["batch_size"] == 16
     augmented = config_of(frog, ["--dry-run", "--preset", "test-tiny-dcgan"])
     augment = frog.build_models(augmented)[3]
     assert augment is not None and augment.policy == augmented["augment"]
