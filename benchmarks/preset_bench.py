@@ -9,7 +9,7 @@ the candidates take turns, one step each per round, so a busy neighbour slows al
 parameters of G and D, the median wall seconds of ``gan_step`` (the whole step: fakes, D's step or
 steps, G's step, DiffAugment where the preset has it; no saves, no weight average) and the steps that
 make 30 minutes at that rate. Results: docs/benchmarks.md, "The presets' step"; their FIDs:
-docs/quality.md, rounds 5 and 6.
+docs/quality.md, rounds 5 to 7.
 """
 
 import argparse
@@ -22,12 +22,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 # name: (preset, keys changed). Generator and discriminator widths are one per map size (DCGAN's).
-# Round 5's candidates are variants at batch 32 (the preset's batch then); the last two are round 6's.
+# Round 5's candidates are variants at batch 32 (the preset's batch then); the last two are round 6's;
+# "cpu b8" and "cpu translation" are round 7's.
 B32 = {"batch_size": 32}
 DCGAN = lambda filters, **more: {"architecture": "dcgan", "filters": filters, **more}
 CANDIDATES = {
     "book": ("book", {}),
     "cpu": ("cpu", {}),
+    "cpu b8": ("cpu", {"batch_size": 8}),
+    "cpu translation": ("cpu", {"augment": "translation"}),
     "cpu b32 (round 5)": ("cpu", B32),
     "cpu b64": ("cpu", {"batch_size": 64}),
     "cpu b32 DiffAugment": ("cpu", {**B32, "augment": "color,translation,cutout"}),
