@@ -14,6 +14,8 @@ It samples --samples images (1,000) and prints, as docs/quality.md explains:
     untrained       the same for the architecture freshly initialised: where training starts
     g               (untrained - generated) / (untrained - floor): 0 untrained, 1 as close as real frogs
     copy check      z < -3: copies of training frogs; diversity ratio < 0.5: collapse onto a few images
+    D on real frogs (a checkpoint only) the discriminator's mean P(fake) on as many training frogs and on the
+                    test frogs: a D that learns its training frogs by heart calls the unseen ones fake
 
 A checkpoint of a run that kept a running average of G's weights (--average-decay) is scored with the
 average, as its grids are drawn; --raw scores the generator's own, last weights instead. FID needs the
@@ -33,6 +35,7 @@ import frog_dcgan  # the sibling script: the presets and the model builders
 import minigan
 from minigan import serialization, training
 from minigan.datasets import cifar10
+from minigan.preprocessing import image
 from minigan.training import cli
 
 
@@ -58,6 +61,24 @@ def load_generator(path, args):
     training.restore(state, flat, str(path))
     return state.get("generator_average", generator), config, step, (
         "G's weight average" if "generator_average" in state else "G's own weights")
+
+
+def discriminator_on_real(path, config, data, count):
+    """D's mean P(fake) on ``count`` training images and on ``count`` test images of the run's class.
+
+    The book labels fakes 1, so D says 0 for what it takes as real. On the images it trains on it learns
+    to say 0; on images it never saw it says 0 only as far as it has learnt frogs rather than these
+    frogs. The gap between the two is the overfitting signal of Karras et al. 2020 (ADA), here read once
+    per checkpoint. Builds G first, then D, as ``build_models`` does, so the layer names match."""
+    minigan.layers.clear_session()
+    frog_dcgan.build_generator(config["latent_dim"], **config["generator"])
+    discriminator = frog_dcgan.build_discriminator(**config["discriminator"])
+    training.restore({"discriminator": discriminator}, serialization.load_arrays(path), str(path))
+    train, test = (cifar10.load_class(config["class"], path=data, split=split) for split in ("train", "test"))
+    count = min(count, len(train), len(test))
+    mean = lambda x: float(minigan.to_numpy(discriminator.predict(minigan.backend.asarray(
+        image.from_uint8(x[:count], frog_dcgan.value_range(config))), batch_size=100)).mean())
+    return {"train": mean(train), "test": mean(test), "images": count}
 
 
 def parse_args(argv):
@@ -106,6 +127,8 @@ def main(argv=None):
                                                          patches_per_image=args.patches_per_image,
                                                          floor_seeds=args.floor_seeds, seed=args.seed)
         report = evaluator.evaluate(generator, config["latent_dim"], frog_dcgan.value_range(config), untrained)
+        if step is not None:
+            report["discriminator"] = discriminator_on_real(args.weights, config, args.data, args.samples)
     except (*cli.RUN_ERRORS, ValueError) as error:
         print(f"evaluate_frogs.py: error: {error}", file=sys.stderr)
         return 1
@@ -114,6 +137,11 @@ def main(argv=None):
     print(f"{args.weights}{where} ({cifar10.CLASS_NAMES[config['class']]}, preset {config['preset']}, "
           f"{'fix_range' if config['fix_range'] else 'range [0, 1]'}, {scored})")
     print(minigan.metrics.evaluation.format_report(report))
+    if "discriminator" in report:
+        d = report["discriminator"]
+        name = cifar10.CLASS_NAMES[config["class"]]
+        print(f"D's P(fake) on {d['images']} training {name} images {d['train']:.3f}, on as many test images "
+              f"{d['test']:.3f} (test above training: what D learnt by heart)")
     if args.json:
         try:  # the report is printed already; a full disk here loses only the file
             with minigan.files.atomic_path(args.json, suffix=".json") as tmp:

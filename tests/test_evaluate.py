@@ -173,6 +173,9 @@ def test_evaluate_frogs_scores_a_checkpoint_and_a_weights_file(frog, tmp_path, c
     assert len(report["swd"]["levels"]) == 2 and report["floor"]["runs"] == 2
     assert (run / "eval_reference.json").exists()                              # anchors cached beside it
     assert -1.0 < report["g"] < 1.0                                             # two steps: about untrained
+    d = report["discriminator"]                                  # D of the checkpoint on real frogs
+    assert d["images"] == 40 and 0 < d["train"] < 1 and 0 < d["test"] < 1 and d["train"] != d["test"]
+    assert f"D's P(fake) on 40 training frog images {d['train']:.3f}" in out
 
     # The same generator as a weights file: the architecture comes from --preset.
     generator, _, _, scored = evaluate.load_generator(run / "checkpoint.npz", evaluate.parse_args([str(run / "x")]))
@@ -181,7 +184,7 @@ def test_evaluate_frogs_scores_a_checkpoint_and_a_weights_file(frog, tmp_path, c
     assert evaluate.main([str(tmp_path / "generator.h5"), "--preset", "test-tiny", "--json",
                           str(tmp_path / "again.json")] + quick) == 0
     again = json.loads((tmp_path / "again.json").read_text())
-    assert again["swd"] == report["swd"] and again["step"] is None
+    assert again["swd"] == report["swd"] and again["step"] is None and "discriminator" not in again  # no D in it
     assert evaluate.main([str(tmp_path / "missing.npz")] + quick) == 1
 
 
