@@ -199,6 +199,18 @@ def test_evaluate_frogs_scores_the_weight_average_unless_raw(frog, tmp_path, cap
     assert reports["average"]["scored"] == "G's weight average" and reports["raw"]["scored"] == "G's own weights"
     assert reports["average"]["swd"] != reports["raw"]["swd"]           # two different generators were scored
     assert reports["average"]["floor"] == reports["raw"]["floor"]       # against the same anchors
+    # Standing statistics: the same average, its batch-norm statistics recomputed (64 batches of the run's size)
+    batch = frog.PRESETS["test-tiny-dcgan"]["batch_size"]
+    assert evaluate.main([str(run / "checkpoint.npz"), "--standing-statistics", "--json",
+                          str(tmp_path / "standing.json")] + quick) == 0
+    standing = json.loads((tmp_path / "standing.json").read_text())
+    assert standing["scored"] == f"G's weight average, standing statistics (64 batches of {batch})"
+    assert standing["swd"] != reports["average"]["swd"] and standing["floor"] == reports["average"]["floor"]
+    # A generator without batch normalisation has no statistics to recompute: a clear error, exit status 1
+    book_run = tmp_path / "book"
+    trained_run(frog, book_run, "test-tiny", 1)
+    assert evaluate.main([str(book_run / "checkpoint.npz"), "--standing-statistics"] + quick) == 1
+    assert "StandingStatistics of 'generator': the model has no BatchNormalization" in capsys.readouterr().err
 
 
 def small_fid(monkeypatch):

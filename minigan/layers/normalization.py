@@ -34,7 +34,21 @@ what autograd already knows: ``train_on_batch`` records gradients for exactly th
 ([1.0], [4.504])
 >>> [w.name for w in bn.non_trainable_weights]
 ['batch_normalization/moving_mean', 'batch_normalization/moving_variance']
+
+Standing statistics (Brock et al. 2019, BigGAN, section 3; PyTorch's ``swa_utils.update_bn``): the
+moving statistics trail the weights by ~1 / (1 - momentum) steps, so a network whose weights moved
+since -- a GAN's generator, or a running average of its weights -- predicts with statistics of weights
+it no longer has. Inside ``with bn.averaging():`` each training-mode call sets them to the plain
+average of the batches seen in the block (batch k weighs 1 / k), whether or not the layer is trained:
+
+>>> with bn.averaging():
+...     for batch in ([[0.0], [4.0]], [[2.0], [2.0]]):   # means 2, 2; variances 4 * 2 / 0.999 and 0
+...         _ = bn(minigan.backend.asarray(batch), training=True)
+>>> bn.moving_mean.numpy().tolist(), [round(v, 3) for v in bn.moving_variance.numpy().tolist()]
+([2.0], [4.004])
 """
+
+import contextlib
 
 from .. import arguments, initializers
 from .. import functional as F
@@ -61,6 +75,7 @@ class BatchNormalization(Layer):
             ("beta", beta_initializer), ("gamma", gamma_initializer), ("moving_mean", moving_mean_initializer),
             ("moving_variance", moving_variance_initializer))}
         self.gamma = self.beta = self.moving_mean = self.moving_variance = None
+        self._averaged = None  # inside averaging(): how many batches the moving statistics average so far
 
     def _feature_axis(self, input_shape):
         rank = len(input_shape)
@@ -107,11 +122,25 @@ class BatchNormalization(Layer):
             return (x - F.reshape(self.moving_mean, tuple(shape))) * inv * F.reshape(gamma, tuple(shape)) \
                 + F.reshape(beta, tuple(shape))
         y, mean, variance = F.batch_normalization(x, gamma, beta, axis=axis, epsilon=self.epsilon)
-        if self._being_trained():
+        if self._being_trained() or self._averaged is not None:
             m = x.size // x.shape[axis]
             with no_grad():
                 keep = self.momentum
+                if self._averaged is not None:  # the k-th batch of averaging(): keep (k - 1) / k of the average
+                    keep, self._averaged = self._averaged / (self._averaged + 1.0), self._averaged + 1
                 self.moving_mean.data[...] = keep * self.moving_mean.data + (1.0 - keep) * mean
                 unbiased = variance * (m / (m - (1.0 + self.epsilon))) if m > 1 else variance
                 self.moving_variance.data[...] = keep * self.moving_variance.data + (1.0 - keep) * unbiased
         return y
+
+    @contextlib.contextmanager
+    def averaging(self):
+        """Inside the block, training-mode calls replace the moving statistics by the plain average of the
+        block's batches (see the module docstring); after it, they update them by ``momentum`` again."""
+        if self.moving_mean is None:
+            raise ValueError(f"BatchNormalization '{self.name}' is not built yet: it has no statistics to average")
+        self._averaged = 0
+        try:
+            yield self
+        finally:
+            self._averaged = None

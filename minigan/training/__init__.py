@@ -9,6 +9,7 @@
     interrupt.py   Ctrl-C that stops at the next step boundary instead of in the middle of an update
     vitals.py      GAN vital signs: D winning outright, a collapsing grid, G outside the data range
     average.py     a running average of the generator's weights, to draw steadier pictures from
+    standing.py    sampling with batch-normalisation statistics recomputed for the weights of now
 
 ``examples/frog_dcgan.py`` is a Trainer with a GAN step; ``docs/gan.md`` shows it at work.
 """
@@ -20,10 +21,12 @@ from .interrupt import StopAtBoundary
 from .log import optimizer_fields, read_log, truncate_log, write_log_line
 from .loop import NonFiniteLossError, Trainer
 from .plot import plot_curves, plot_gan_log
+from .standing import StandingStatistics
 from .state import BatchCursor, ConfigMismatchError, check_config, collect, config_differences, restore
 from .vitals import VitalSigns
 
 __all__ = ["Trainer", "NonFiniteLossError", "BatchCursor", "ConfigMismatchError", "check_config",
            "config_differences", "collect", "restore", "Callback", "VitalSignsCallback", "EvaluationCallback",
            "FixedGrid", "GridCallback", "RealGridCallback", "PlotCallback", "gan_callbacks", "class_evaluator", "StopAtBoundary", "read_log", "truncate_log",
-           "write_log_line", "optimizer_fields", "plot_curves", "plot_gan_log", "VitalSigns", "WeightAverage"]
+           "write_log_line", "optimizer_fields", "plot_curves", "plot_gan_log", "VitalSigns", "WeightAverage",
+           "StandingStatistics"]
