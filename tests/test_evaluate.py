@@ -150,11 +150,11 @@ def test_the_untrained_baseline_is_the_runs_first_generator_and_leaves_the_noise
     assert np.array_equal(minigan.to_numpy(minigan.random.normal((4,))), expected)
 
 
-def trained_run(frog, out, preset, steps):
+def trained_run(frog, out, preset, steps, extra=()):
     """A run of ``steps`` steps on the real frogs in ``out``, evaluate_frogs.py loaded, and its quick flags."""
     frogs = require_frogs()
     assert frog.main(["--preset", preset, "--data", str(frogs), "--out", str(out), "--iterations", str(steps),
-                      "--grid", "2"]) == 0
+                      "--grid", "2", *extra]) == 0
     evaluate = load(REPO / "examples" / "evaluate_frogs.py", "evaluate_frogs")
     evaluate.frog_dcgan.PRESETS.update({"test-tiny": TINY, "test-tiny-dcgan": TINY_DCGAN})
     return evaluate, ["--samples", "40", "--patches-per-image", "4", "--floor-seeds", "2", "--data", str(frogs),
@@ -191,24 +191,33 @@ def test_evaluate_frogs_scores_a_checkpoint_and_a_weights_file(frog, tmp_path, c
 def test_evaluate_frogs_scores_the_weight_average_unless_raw(frog, tmp_path, capsys):
     run = tmp_path / "run"
     evaluate, quick = trained_run(frog, run, "test-tiny-dcgan", 3)
+    batch = frog.PRESETS["test-tiny-dcgan"]["batch_size"]
     reports = {}
-    for name, extra in (("average", []), ("raw", ["--raw"])):
+    for name, extra in (("average", []), ("raw", ["--raw"]), ("moving", ["--no-standing-statistics"])):
         assert evaluate.main([str(run / "checkpoint.npz"), "--json", str(tmp_path / f"{name}.json")] + extra + quick) == 0
         reports[name] = json.loads((tmp_path / f"{name}.json").read_text())
     assert "G's weight average" in capsys.readouterr().out
-    assert reports["average"]["scored"] == "G's weight average" and reports["raw"]["scored"] == "G's own weights"
-    assert reports["average"]["swd"] != reports["raw"]["swd"]           # two different generators were scored
-    assert reports["average"]["floor"] == reports["raw"]["floor"]       # against the same anchors
-    # Standing statistics: the same average, its batch-norm statistics recomputed (64 batches of the run's size)
-    batch = frog.PRESETS["test-tiny-dcgan"]["batch_size"]
+    # A generator with batch normalisation is scored as the run draws it: standing statistics (64 batches
+    # of the run's size), unless --no-standing-statistics asks for the moving ones
+    standing = f", standing statistics (64 batches of {batch})"
+    assert reports["average"]["scored"] == "G's weight average" + standing
+    assert reports["raw"]["scored"] == "G's own weights" + standing
+    assert reports["moving"]["scored"] == "G's weight average, moving statistics"
+    assert len({json.dumps(reports[name]["swd"]) for name in reports}) == 3      # three different samplers
+    assert reports["average"]["floor"] == reports["raw"]["floor"] == reports["moving"]["floor"]  # same anchors
     assert evaluate.main([str(run / "checkpoint.npz"), "--standing-statistics", "--json",
-                          str(tmp_path / "standing.json")] + quick) == 0
-    standing = json.loads((tmp_path / "standing.json").read_text())
-    assert standing["scored"] == f"G's weight average, standing statistics (64 batches of {batch})"
-    assert standing["swd"] != reports["average"]["swd"] and standing["floor"] == reports["average"]["floor"]
-    # A generator without batch normalisation has no statistics to recompute: a clear error, exit status 1
+                          str(tmp_path / "asked.json")] + quick) == 0
+    assert json.loads((tmp_path / "asked.json").read_text())["swd"] == reports["average"]["swd"]
+    # --average-decay 0 switches a preset's average off: the run keeps none, and none is looked for
+    trained_run(frog, tmp_path / "own", "test-tiny-dcgan", 1, extra=["--average-decay", "0"])
+    assert evaluate.main([str(tmp_path / "own" / "checkpoint.npz"), "--json", str(tmp_path / "own.json")] + quick) == 0
+    assert json.loads((tmp_path / "own.json").read_text())["scored"] == "G's own weights" + standing
+    # A generator without batch normalisation has no statistics to recompute: by default it is not asked
+    # to, and asked, a clear error, exit status 1
     book_run = tmp_path / "book"
     trained_run(frog, book_run, "test-tiny", 1)
+    assert evaluate.main([str(book_run / "checkpoint.npz"), "--json", str(tmp_path / "book.json")] + quick) == 0
+    assert json.loads((tmp_path / "book.json").read_text())["scored"] == "G's own weights"
     assert evaluate.main([str(book_run / "checkpoint.npz"), "--standing-statistics"] + quick) == 1
     assert "StandingStatistics of 'generator': the model has no BatchNormalization" in capsys.readouterr().err
 

@@ -91,7 +91,14 @@ def test_book_preset_has_the_books_parameter_counts(frog):
     assert gan.output_shape == (None, 1)
 
 
-def test_cpu_preset_is_a_dcgan_with_batch_normalisation_in_both_networks(frog):
+def checkpoint_names(frog, argv, tmp_path):
+    """The arrays in the checkpoint of a one-step dry run of ``argv`` (the tiny networks of a preset)."""
+    out = tmp_path / "names"
+    assert frog.main(["--dry-run", "--out", str(out), "--iterations", "1", "--force", *argv]) == 0
+    return {name.split("/")[0] for name in checkpoint(out)}
+
+
+def test_cpu_preset_is_a_dcgan_with_batch_normalisation_in_both_networks(frog, tmp_path):
     config = config_of(frog, ["--dry-run", "--preset", "cpu"])
     generator, discriminator, gan, augment = frog.build_models(config)
     kinds = lambda model: [type(layer).__name__ for layer in model.layers]
@@ -103,6 +110,9 @@ def test_cpu_preset_is_a_dcgan_with_batch_normalisation_in_both_networks(frog):
     # twice the steps of batch 32 in 30 minutes
     assert augment is None and "DiffAugment" not in kinds(gan) and config["separate_batches"]
     assert config["fix_range"] and config["flip"] and config["batch_size"] == 16
+    # round 8: pictures and scores from a weight average of G, sampled with standing statistics
+    assert config["average_decay"] == 0.999 and frog.has_batch_norm(config)
+    assert "generator_average" not in checkpoint_names(frog, ["--preset", "cpu", "--average-decay", "0"], tmp_path)
     augmented = config_of(frog, ["--dry-run", "--preset", "test-tiny-dcgan"])
     augment = frog.build_models(augmented)[3]
     assert augment is not None and augment.policy == augmented["augment"]
@@ -175,7 +185,7 @@ def test_resume_gives_exactly_the_uninterrupted_losses(frog, tmp_path, preset):
         assert {"generator/batch_normalization/moving_variance", "augment", "generator_average/updates"} <= set(a)
 
 
-def test_grids_come_from_the_generators_weight_average(frog, tmp_path):
+def test_grids_come_from_the_generators_weight_average_with_standing_statistics(frog, tmp_path):
     from minigan import training
     from minigan.preprocessing import image
     out = tmp_path / "run"
@@ -184,19 +194,22 @@ def test_grids_come_from_the_generators_weight_average(frog, tmp_path):
     saved = checkpoint(out)
     assert int(saved["generator_average/updates"]) == 3  # one update per step
 
-    # Rebuild G from the checkpoint and draw the last grid again, with the average and with G's own weights
+    # Rebuild G from the checkpoint and draw the last grid again: with the average and its statistics
+    # recomputed on 64 batches of latents from Stream(seed + 1), with its moving statistics, with G's own
     config = json.loads(str(saved["config"]))
     generator = frog.build_models(config)[0]
     average = training.WeightAverage(generator, config["average_decay"])
     training.restore({"generator": generator, "generator_average": average}, saved, "checkpoint")
     fixed_noise = frog.minigan.random.Stream(config["seed"]).normal((4, config["latent_dim"]))
+    latents = frog.minigan.random.Stream(config["seed"] + 1).normal((64 * 4, config["latent_dim"]))
+    standing = training.StandingStatistics(average, latents, batch_size=4)
     pixels = {}
-    for name, model in (("average", average), ("own", generator)):
+    for name, model in (("standing", standing), ("average", average), ("own", generator)):
         image.save_grid(tmp_path / f"{name}.png", model.predict(fixed_noise), value_range=(-1.0, 1.0), upscale=2)
         pixels[name] = np.asarray(Image.open(tmp_path / f"{name}.png"))
     written = np.asarray(Image.open(out / "grid_000002.png"))
-    np.testing.assert_array_equal(written, pixels["average"])
-    assert not np.array_equal(written, pixels["own"])
+    np.testing.assert_array_equal(written, pixels["standing"])
+    assert not np.array_equal(written, pixels["average"]) and not np.array_equal(written, pixels["own"])
 
 
 def test_the_fixed_noise_grid_is_predicted_once_per_save(frog, tmp_path, monkeypatch):

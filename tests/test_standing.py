@@ -154,3 +154,20 @@ def test_errors_name_the_model_and_the_expected_value():
     plain = minigan.Sequential([layers.Input(shape=(3,)), layers.Dense(2)], name="plain")
     with pytest.raises(ValueError, match="StandingStatistics of 'plain': the model has no BatchNormalization"):
         training.StandingStatistics(plain, np.ones((4, 3), "float32"), batch_size=4)
+
+
+def test_of_generator_measures_on_batches_of_latents_from_its_own_stream():
+    model = small_generator()
+    x = minigan.backend.asarray(np.random.default_rng(2).normal(size=(5, 3)).astype("float32"))
+    minigan.random.seed(4)
+    standing = training.StandingStatistics.of_generator(model, latent_dim=3, batch_size=4, batches=3, seed=9)
+    assert standing.batches == 3 and standing.batch_size == 4
+    after = minigan.to_numpy(minigan.random.normal((3,)))  # drawing its latents left the training stream alone
+    minigan.random.seed(4)
+    np.testing.assert_array_equal(after, minigan.to_numpy(minigan.random.normal((3,))))
+    # the reference: the latents drawn by hand from the same stream
+    latents = minigan.random.Stream(9).normal((12, 3))
+    expected = training.StandingStatistics(model, latents, batch_size=4).predict(x)
+    np.testing.assert_array_equal(minigan.to_numpy(standing.predict(x)), minigan.to_numpy(expected))
+    default = training.StandingStatistics.of_generator(model, latent_dim=3, batch_size=4)
+    assert default.batches == training.StandingStatistics.GENERATOR_BATCHES == 64

@@ -37,6 +37,21 @@ from ..layers.normalization import BatchNormalization
 from ..tensor import no_grad
 
 
+def batch_normalization_layers(model):
+    """The BatchNormalization layers of ``model`` (nested models included), in order."""
+    return [layer for layer in model.flatten_layers() if isinstance(layer, BatchNormalization)]
+
+
+def gan_sampler(sampler, latent_dim, batch_size, seed=1, standing=None):
+    """What to draw a GAN generator's pictures and scores from: ``sampler`` (the generator, or its
+    WeightAverage) as it is, or -- when its network has batch normalisation (``standing=None``), or
+    when asked (``True``) -- ``StandingStatistics.of_generator`` of it on latents of ``Stream(seed)``.
+    A weight average's moving statistics belong to no network that ran (docs/quality.md, round 8)."""
+    if standing is None:
+        standing = bool(batch_normalization_layers(getattr(sampler, "model", sampler)))
+    return StandingStatistics.of_generator(sampler, latent_dim, batch_size, seed=seed) if standing else sampler
+
+
 class StandingStatistics:
     """A sampler (``predict``) drawing with batch-normalisation statistics recomputed at every call.
 
@@ -51,7 +66,7 @@ class StandingStatistics:
     def __init__(self, sampler, inputs, batch_size, seed=0):
         self.sampler, self.batch_size, self.seed = sampler, int(batch_size), seed
         self.model = getattr(sampler, "model", sampler)
-        self.layers = [layer for layer in self.model.flatten_layers() if isinstance(layer, BatchNormalization)]
+        self.layers = batch_normalization_layers(self.model)
         name = f"StandingStatistics of '{self.model.name}'"
         if not self.layers:
             raise ValueError(f"{name}: the model has no BatchNormalization layer, so nothing to recompute")
@@ -59,6 +74,22 @@ class StandingStatistics:
             raise ValueError(f"{name}: {len(inputs)} inputs do not make whole batches of batch_size "
                              f"{self.batch_size} (expected a multiple of it, at least one batch of 2 or more)")
         self.inputs = backend.asarray(inputs)
+
+    # of_generator's batches: 64 batches of 16 are 1,024 latents, whose statistics' own noise is far below
+    # the swing of one snapshot to the next (docs/quality.md, round 8); ~13 ms a batch on a 2-core CPU
+    GENERATOR_BATCHES = 64
+
+    @classmethod
+    def of_generator(cls, sampler, latent_dim, batch_size, batches=GENERATOR_BATCHES, seed=1):
+        """Standing statistics of a GAN generator, measured on ``batches`` batches of ``batch_size`` latent
+        vectors N(0, 1) from ``minigan.random.Stream(seed)`` (not the training stream)."""
+        latents = mrandom.Stream(seed).normal((batches * int(batch_size), latent_dim))
+        return cls(sampler, latents, batch_size)
+
+    @property
+    def batches(self):
+        """How many batches each ``predict`` runs to measure the statistics."""
+        return len(self.inputs) // self.batch_size
 
     def _network(self):
         """The model with the weights to sample from: its own, or the average's (swapped in and back)."""
