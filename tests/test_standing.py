@@ -171,3 +171,17 @@ def test_of_generator_measures_on_batches_of_latents_from_its_own_stream():
     np.testing.assert_array_equal(minigan.to_numpy(standing.predict(x)), minigan.to_numpy(expected))
     default = training.StandingStatistics.of_generator(model, latent_dim=3, batch_size=4)
     assert default.batches == training.StandingStatistics.GENERATOR_BATCHES == 64
+
+
+def test_gan_sampler_recomputes_only_where_there_is_batch_normalisation():
+    model = small_generator()
+    average = training.WeightAverage(model, decay=0.9)
+    for sampler in (model, average):  # by default: a network with BN gets standing statistics
+        drawn = training.gan_sampler(sampler, latent_dim=3, batch_size=4, seed=5)
+        assert isinstance(drawn, training.StandingStatistics) and drawn.sampler is sampler and drawn.batches == 64
+    assert training.gan_sampler(model, 3, 4, standing=False) is model
+    minigan.clear_session()
+    plain = minigan.Sequential([layers.Input(shape=(3,)), layers.Dense(2)], name="plain")
+    assert training.gan_sampler(plain, 3, 4) is plain  # nothing to recompute: the model as it is
+    with pytest.raises(ValueError, match="StandingStatistics of 'plain': the model has no BatchNormalization"):
+        training.gan_sampler(plain, 3, 4, standing=True)

@@ -15,6 +15,10 @@ nothing it wraps: the model's weights, a checkpoint, the training run's random s
 draws inside ``minigan.random.scoped_seed``) are as before. B should be the training batch size: the
 variance of a batch of 16 is not that of a batch of 64, and G learnt to draw with batches of B.
 
+``gan_sampler(sampler, latent_dim, batch_size, seed)`` is the rule a GAN run draws by: standing
+statistics (``of_generator``: GENERATOR_BATCHES batches of latent vectors from its own stream) when
+the network has batch normalisation, the sampler as it is otherwise.
+
 >>> import minigan
 >>> from minigan import layers
 >>> layers.clear_session()
