@@ -41,7 +41,7 @@ PRESETS = {
             "a_optimizer": {"name": "Adam", "lr": 0.0002, "beta_1": 0.5},
             "fix_range": True, "flip": True, "separate_batches": True,
             "augment": "",  # no DiffAugment: it cost FID at 30 minutes (docs/quality.md, round 5)
-            "average_decay": 0.999},  # grids, scores from G's weight average: 3-13 FID better (round 8)
+            "average_decay": 0.999},  # grids, scores from G's weight average: FID 3-13 lower (round 8)
 }
 height, width, channels = 32, 32, 3
 

@@ -110,7 +110,7 @@ def test_cpu_preset_is_a_dcgan_with_batch_normalisation_in_both_networks(frog, t
     # twice the steps of batch 32 in 30 minutes
     assert augment is None and "DiffAugment" not in kinds(gan) and config["separate_batches"]
     assert config["fix_range"] and config["flip"] and config["batch_size"] == 16
-    # round 8: pictures and scores from a weight average of G, sampled with standing statistics
+    # rounds 8-9: pictures and scores from a weight average of G, sampled with standing statistics
     assert config["average_decay"] == 0.999 and frog.has_batch_norm(config)
     assert "generator_average" not in checkpoint_names(frog, ["--preset", "cpu", "--average-decay", "0"], tmp_path)
     augmented = config_of(frog, ["--dry-run", "--preset", "test-tiny-dcgan"])

@@ -80,7 +80,7 @@ class StandingStatistics:
         self.inputs = backend.asarray(inputs)
 
     # of_generator's batches: 64 batches of 16 are 1,024 latents, whose statistics' own noise is far below
-    # the swing of one snapshot to the next (docs/quality.md, round 8); ~13 ms a batch on a 2-core CPU
+    # the swing of one snapshot to the next (docs/quality.md, round 8); ~8 ms a batch on a 2-core CPU
     GENERATOR_BATCHES = 64
 
     @classmethod
