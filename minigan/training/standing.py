@@ -50,7 +50,18 @@ def gan_sampler(sampler, latent_dim, batch_size, seed=1, standing=None):
     """What to draw a GAN generator's pictures and scores from: ``sampler`` (the generator, or its
     WeightAverage) as it is, or -- when its network has batch normalisation (``standing=None``), or
     when asked (``True``) -- ``StandingStatistics.of_generator`` of it on latents of ``Stream(seed)``.
-    A weight average's moving statistics belong to no network that ran (docs/quality.md, round 8)."""
+    A weight average's moving statistics belong to no network that ran (docs/quality.md, round 8).
+
+    >>> import minigan
+    >>> from minigan import layers
+    >>> layers.clear_session()
+    >>> with_bn = minigan.models.Sequential([layers.Input(shape=(2,)), layers.BatchNormalization()])
+    >>> type(gan_sampler(with_bn, latent_dim=2, batch_size=4)).__name__
+    'StandingStatistics'
+    >>> plain = minigan.models.Sequential([layers.Input(shape=(2,)), layers.Dense(3)])
+    >>> gan_sampler(plain, latent_dim=2, batch_size=4) is plain   # nothing to recompute
+    True
+    """
     if standing is None:
         standing = bool(batch_normalization_layers(getattr(sampler, "model", sampler)))
     return StandingStatistics.of_generator(sampler, latent_dim, batch_size, seed=seed) if standing else sampler
