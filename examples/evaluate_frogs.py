@@ -42,6 +42,7 @@ from minigan.datasets import cifar10
 from minigan.preprocessing import image
 from minigan.training import cli
 
+
 def load_generator(path, args):
     """The generator of a checkpoint (its config says the architecture) or of a weights file (--preset says):
     something with ``predict``, the generator itself or (a checkpoint's, unless --raw) its weight average."""
@@ -128,13 +129,13 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         minigan.set_backend(args.backend)
-        generator, config, step, scored = load_generator(args.weights, args)
+        loaded, config, step, scored = load_generator(args.weights, args)
         # the statistics' latents are not the samples' own (those come from --seed)
-        generator = training.gan_sampler(generator, config["latent_dim"], config["batch_size"], seed=args.seed + 1,
+        generator = training.gan_sampler(loaded, config["latent_dim"], config["batch_size"], seed=args.seed + 1,
                                          standing=args.standing_statistics)
         if isinstance(generator, training.StandingStatistics):
             scored += f", standing statistics ({generator.batches} batches of {generator.batch_size})"
-        elif frog_dcgan.has_batch_norm(config):
+        elif training.batch_normalization_layers(loaded):
             scored += ", moving statistics"
         cache = args.cache or args.weights.resolve().parent / "eval_reference.json"
         evaluator, untrained = frog_dcgan.make_evaluator(config, args.data, cache, fid=args.fid, samples=args.samples,

@@ -122,6 +122,7 @@ def gan_step(generator, discriminator, gan, augment, images, cursor, config, pic
     batch_size, latent_dim = config["batch_size"], config["latent_dim"]
     xp = minigan.backend.array_module()
     see = (lambda x: augment(x, training=True).data) if augment else (lambda x: x)  # what D is shown
+    batch_norm = bool(training.batch_normalization_layers(generator))
 
     def step(number):
         # Pick real images: consecutive batches, back to 0 when a whole batch no longer fits
@@ -133,7 +134,7 @@ def gan_step(generator, discriminator, gan, augment, images, cursor, config, pic
         # normalisation draws them as it trains (batch statistics); the book's, by predict.
         random_latent_vectors = minigan.random.normal((batch_size, latent_dim))
         with minigan.no_grad():
-            generated_images = generator(random_latent_vectors, training=has_batch_norm(config)).data
+            generated_images = generator(random_latent_vectors, training=batch_norm).data
         # What D makes of this batch before learning from it (no dropout): logged as D(G(z)) and D(x)
         predictions = minigan.to_numpy(discriminator.predict(xp.concatenate([generated_images, real_images])))
         # Train the discriminator: fake = 1, real = 0 (the book's labels), plus label noise
@@ -171,10 +172,6 @@ class BookPictures(training.Callback):
         for kind, x in self.last.items():  # the run's value range -> pixels, as the grids
             name = f"{kind}_{cifar10.CLASS_NAMES[self.config['class']]}_{number}.png"
             image.save_img(self.out / name, image.to_uint8(minigan.to_numpy(x), value_range(self.config)), scale=False)
-
-
-def has_batch_norm(config):
-    return config["generator"]["architecture"] == "dcgan"
 
 
 def value_range(config):

@@ -21,7 +21,7 @@ from .interrupt import StopAtBoundary
 from .log import optimizer_fields, read_log, truncate_log, write_log_line
 from .loop import NonFiniteLossError, Trainer
 from .plot import plot_curves, plot_gan_log
-from .standing import StandingStatistics, gan_sampler
+from .standing import StandingStatistics, batch_normalization_layers, gan_sampler
 from .state import BatchCursor, ConfigMismatchError, check_config, collect, config_differences, restore
 from .vitals import VitalSigns
 
@@ -29,4 +29,4 @@ __all__ = ["Trainer", "NonFiniteLossError", "BatchCursor", "ConfigMismatchError"
            "config_differences", "collect", "restore", "Callback", "VitalSignsCallback", "EvaluationCallback",
            "FixedGrid", "GridCallback", "RealGridCallback", "PlotCallback", "gan_callbacks", "class_evaluator", "StopAtBoundary", "read_log", "truncate_log",
            "write_log_line", "optimizer_fields", "plot_curves", "plot_gan_log", "VitalSigns", "WeightAverage",
-           "StandingStatistics", "gan_sampler"]
+           "StandingStatistics", "gan_sampler", "batch_normalization_layers"]

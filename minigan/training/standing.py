@@ -41,8 +41,9 @@ from ..layers.normalization import BatchNormalization
 from ..tensor import no_grad
 
 
-def batch_normalization_layers(model):
-    """The BatchNormalization layers of ``model`` (nested models included), in order."""
+def batch_normalization_layers(sampler):
+    """The BatchNormalization layers of a model, or of a WeightAverage's model (nested models included)."""
+    model = getattr(sampler, "model", sampler)
     return [layer for layer in model.flatten_layers() if isinstance(layer, BatchNormalization)]
 
 
@@ -63,7 +64,7 @@ def gan_sampler(sampler, latent_dim, batch_size, seed=1, standing=None):
     True
     """
     if standing is None:
-        standing = bool(batch_normalization_layers(getattr(sampler, "model", sampler)))
+        standing = bool(batch_normalization_layers(sampler))
     return StandingStatistics.of_generator(sampler, latent_dim, batch_size, seed=seed) if standing else sampler
 
 
