@@ -68,6 +68,23 @@ def test_the_slope_at_exactly_zero_is_keras_s(alpha):
     assert x.grad.data.tolist() == [0.0, 0.0, 1.0, 0.0]
 
 
+@pytest.mark.parametrize("alpha", [0.0, 0.01, 0.2, 0.3, 1.0, 1.5, 3.0])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_leaky_relu_is_the_definition_to_the_bit(alpha, dtype):
+    """Forward slope * x and backward's slope m + (1 - m) alpha are the definition's where(x > 0, x,
+    alpha x) and where(x > 0, 1, alpha) bit for bit, signed zeros, infinities and NaN included (alpha 0
+    on inf is where max(x, alpha x) would go wrong): a training run is the same run as before the rewrite."""
+    rng = np.random.default_rng(0)
+    special = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e-30, 3e38, -3e38]
+    x = np.concatenate([rng.standard_normal(1000), special]).astype(dtype)
+    a = x.dtype.type(alpha)
+    t = tensor(x, dtype=dtype, requires_grad=True)
+    y = F.leaky_relu(t, alpha)
+    assert y.data.dtype == x.dtype and y.data.tobytes() == np.where(x > 0, x, x * a).tobytes()
+    y.sum().backward()
+    assert t.grad.data.tobytes() == np.where(x > 0, x.dtype.type(1), a).tobytes()
+
+
 def test_leaky_relu_defaults_to_keras_2_s_alpha():
     """The functional op's default slope is Keras 2's 0.3, as the layer's (Keras 3 uses 0.2, PyTorch 0.01)."""
     x = tensor([-1.0, 0.0, 2.0], dtype="float64", requires_grad=True)
