@@ -10,7 +10,8 @@ hands the run (checkpoints, log, resume, Ctrl-C, time budget) to ``minigan.train
     python examples/frog_dcgan.py --out runs/gpu --backend cupy
     python examples/frog_dcgan.py --out runs/cpu --preset cpu --minutes 30 --eval-every 500   # docs/quality.md
 
-Each save (steps 0, 100, ... and the last) writes grid_000100.png (G, or its weight average, on 64 fixed latent
+--minutes M alone: M minutes of steps, however many; with --iterations, whichever comes first. Each save
+(steps 0, 100, ... and the last) writes grid_000100.png (G, or its weight average, on 64 fixed latent
 vectors), the book's generated_frog_100.png and real_frog_100.png, loss_curve.png, log.jsonl and checkpoint.npz.
 """
 
@@ -217,7 +218,8 @@ def parse_args(argv):
                    help="draw grids and scores from a running average of G's weights (cpu: 0.999; 0: none)")
     cli.add_run_arguments(p)  # --out, --resume, --force, --iterations, --minutes, --save-every, --eval-every, ...
     args = cli.parse(p, argv)
-    args.iterations = args.iterations or (3 if args.dry_run else 10000)  # the book: 10,000 steps
+    if args.iterations is None and (args.dry_run or not args.minutes):  # --minutes alone: as many steps as fit
+        args.iterations = 3 if args.dry_run else 10000  # the book: 10,000 steps
     if args.eval_every and args.dry_run:
         p.error("--eval-every compares with real frogs: it cannot run with --dry-run")
     return args

@@ -345,6 +345,15 @@ def test_class_accepts_a_name_or_an_index(frog):
         frog.parse_args(["--class", "unicorn"])
 
 
+def test_minutes_alone_lift_the_books_step_count(frog):
+    """--minutes 30 trains for 30 minutes, not until the book's 10,000 steps (a few minutes of the cpu
+    preset); --iterations with it caps the steps as well; a dry run stays 3 steps."""
+    assert frog.parse_args([]).iterations == 10000
+    assert frog.parse_args(["--minutes", "30"]).iterations is None
+    assert frog.parse_args(["--minutes", "30", "--iterations", "500"]).iterations == 500
+    assert frog.parse_args(["--minutes", "30", "--dry-run"]).iterations == 3
+
+
 def test_the_script_runs_from_the_command_line():
     env = dict(os.environ, PYTHONPATH=str(REPO))
     result = subprocess.run([sys.executable, str(EXAMPLE), "--help"], capture_output=True, text=True, env=env,

@@ -105,6 +105,18 @@ def test_minutes_stop_with_a_save_and_count_on_when_resumed(tmp_path):
     assert trainer.run(7, minutes=100) == "finished" and trainer.step == 7    # iterations still cap it
 
 
+def test_minutes_alone_set_no_step_limit_and_neither_is_refused(tmp_path):
+    """run(minutes=M) trains until the steps' times reach M, however many steps that is (past any
+    default count), and saves there; run() with neither limit would never end, so it is refused."""
+    trainer, _ = make_run(tmp_path, clock=Clock())
+    trainer.start()
+    with pytest.raises(ValueError, match="iterations, minutes or both"):
+        trainer.run()
+    assert trainer.run(minutes=10) == "out of time" and trainer.step == 20   # 20 steps of 30 s
+    assert int(load_arrays(tmp_path / "checkpoint.npz")["step"]) == 20
+    assert [row["step"] for row in log(tmp_path)] == list(range(20))
+
+
 def test_the_progress_bar_counts_steps_or_the_time_budget(tmp_path):
     trainer, _ = make_run(tmp_path)
     trainer.progress = True

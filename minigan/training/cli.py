@@ -95,7 +95,7 @@ def add_run_arguments(parser, iterations=None, out="runs/frogs", save_every=100)
         help="total steps of the run, also when resuming" + (f" ({iterations})" if iterations else ""))
     add("--minutes", type=bounded_float("minutes", 0, MAX_MINUTES, low_open=True), metavar="M",
         help="stop (with a save) once the steps have taken M minutes in all, saves and evaluations not "
-             "counted; --iterations still caps the steps")
+             "counted; with --iterations too, at whichever comes first")
     add("--save-every", type=int_flag("save_every"), default=save_every, metavar="N",
         help=f"save every N steps ({save_every})")
     add("--seed", type=int_flag("seed"), default=0, help="seed of minigan.random (0)")

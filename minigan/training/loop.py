@@ -5,7 +5,8 @@ A training script writes only what is its own -- the models and one step (for a 
 
     trainer = Trainer(step, state={"generator": G, "discriminator": D, ...}, out="runs/x", config=config)
     trainer.start(resume=True)          # a checkpoint in out? its state comes back, the log is cut there
-    status = trainer.run(iterations=10_000, minutes=30)
+    status = trainer.run(iterations=10_000, minutes=30)   # whichever comes first
+    status = trainer.run(minutes=30)                      # no step limit: 30 minutes of steps
 
 ``step(step_number) -> dict`` does one step and returns its log record (the losses at least). Around
 every step the Trainer
@@ -27,6 +28,7 @@ every step the Trainer
 Statuses rather than exit codes: a script maps them (frog_dcgan.py: 0, 0, 130).
 """
 
+import itertools
 import json
 import math
 import sys
@@ -60,7 +62,7 @@ class Trainer:
         self.write = write or (lambda line: tqdm.write(line, file=sys.stderr))
         self.step = 0            # steps finished = the number of the next step
         self.saved_at = None     # the step whose checkpoint is on disk
-        self.iterations = None   # the last step + 1, set by run()
+        self.iterations = None   # the last step + 1, set by run() (None there: no step limit)
 
     # -- starting: fresh, or from the checkpoint in out ---------------------------------------------------
     def start(self, resume=False, force=False):
@@ -104,17 +106,23 @@ class Trainer:
     # -- the loop -------------------------------------------------------------------------------------
     def will_save(self, step):
         """Whether a save follows ``step``: every ``save_every`` steps, and the last step of the run."""
-        return step % self.save_every == 0 or step == self.iterations - 1
+        return step % self.save_every == 0 or self._is_last(step)
 
-    def run(self, iterations, minutes=None):
-        """Run steps ``self.step .. iterations - 1``, or until their times add up to ``minutes``."""
+    def _is_last(self, step):
+        return self.iterations is not None and step == self.iterations - 1
+
+    def run(self, iterations=None, minutes=None):
+        """Run steps ``self.step .. iterations - 1``, or until their times add up to ``minutes``: whichever
+        comes first. Either may be None (no limit of that kind), not both."""
+        if iterations is None and minutes is None:
+            raise ValueError("Trainer.run: give iterations, minutes or both; with neither the run never ends")
         self.iterations = iterations
         seconds = sum(record.get("time", 0.0) for record in read_log(self.log_path))  # a resumed run's time
         if minutes is not None and seconds >= 60 * minutes:
             self.write(f"{self.out} has trained for {seconds / 60:.1f} minutes already (--minutes {minutes:g}); "
                        f"nothing to do")
             return "out of time"
-        if self.step >= iterations:
+        if iterations is not None and self.step >= iterations:
             self.write(f"{self.out} is at step {self.step} already (--iterations {iterations}); nothing to do")
             return "finished"
         for callback in self.callbacks:
@@ -123,7 +131,7 @@ class Trainer:
         status, pending, in_step = "finished", None, False
         try:
             with StopAtBoundary() as stop, bar:
-                for step in range(self.step, iterations):
+                for step in itertools.count(self.step) if iterations is None else range(self.step, iterations):
                     start, in_step = self.clock(), True
                     logs = dict(self.step_fn(step))
                     backend.synchronize()
@@ -140,7 +148,7 @@ class Trainer:
                     self._advance(bar, record, elapsed, minutes)
                     if saving:
                         self.save()
-                    if out_of_time and step < iterations - 1:
+                    if out_of_time and not self._is_last(step):
                         self.write(f"--minutes {minutes:g}: stopped after step {step}, {seconds / 60:.2f} minutes of "
                                    f"training (checkpoint saved; a larger --minutes with --resume continues)")
                         status = "out of time"
