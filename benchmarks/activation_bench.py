@@ -17,8 +17,8 @@ times it), run ``--step-pairs`` times with each LeakyReLU, alternating step by s
 that a busy minute slows both alike (the ``where`` form is put in place of the Function's forward and
 backward for its steps, and taken out again). Printed: the median step of each, and the median of the
 paired ratios. ``where`` picks x or alpha x element by element; on a random sign pattern that costs a
-mispredicted branch an element, and the four plain array passes of the slope form are cheaper.
-Results: docs/benchmarks.md, "The presets' step".
+mispredicted branch about every other element, and the four plain array passes of the slope form are
+cheaper. Results: docs/benchmarks.md, "LeakyReLU without `where`".
 """
 
 import argparse
