@@ -102,18 +102,9 @@ def where_leaky_relu():
 
 def paired_steps(pairs):
     """Median seconds of the cpu preset's step with each LeakyReLU, and the median paired ratio."""
-    import numpy as np
-    sys.path.insert(0, str(REPO / "examples"))  # frog_dcgan.py is a script, not a package
-    import frog_dcgan
-    import minigan
+    from preset_bench import build_step  # the sibling benchmark: the step as it times it
 
-    config = {**frog_dcgan.PRESETS["cpu"], "seed": 0, "class": 6}
-    g, d, gan, augment = frog_dcgan.build_models(config)
-    batch = config["batch_size"]
-    real = np.random.default_rng(0).uniform(-1, 1, (8 * batch, 32, 32, 3)).astype("float32")
-    cursor = minigan.training.BatchCursor(len(real), batch)
-    step = frog_dcgan.gan_step(g, d, gan, augment, real, cursor, config, frog_dcgan.BookPictures(config, None))
-    step(0)  # warm-up
+    step, _, _ = build_step("cpu")
     times = {"minigan": [], "where": []}
     for k in range(pairs):
         order = ("minigan", "where") if k % 2 == 0 else ("where", "minigan")  # neither always goes first

@@ -43,6 +43,25 @@ CANDIDATES = {
 }
 
 
+def build_step(preset, changes=None):
+    """frog_dcgan's ``gan_step`` for a preset with some keys changed, on 8 batches of uniform noise (the
+    pixels do not change the time), after one warm-up step; returns (step, G, D). NumPy must be imported
+    after the thread counts are set, so this imports it here."""
+    import numpy as np
+    sys.path.insert(0, str(REPO / "examples"))  # frog_dcgan.py is a script, not a package
+    import frog_dcgan
+    import minigan
+
+    config = {**frog_dcgan.PRESETS[preset], **(changes or {}), "seed": 0, "class": 6}
+    g, d, gan, augment = frog_dcgan.build_models(config)
+    batch = config["batch_size"]
+    real = minigan.backend.asarray(np.random.default_rng(0).uniform(-1, 1, (8 * batch, 32, 32, 3)).astype("float32"))
+    cursor = minigan.training.BatchCursor(len(real), batch)
+    step = frog_dcgan.gan_step(g, d, gan, augment, real, cursor, config, frog_dcgan.BookPictures(config, None))
+    step(0)  # warm-up: first-call allocations
+    return step, g, d
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=5, help="timed steps per candidate (5)")
@@ -52,9 +71,6 @@ def main(argv=None):
     if args.threads:  # before NumPy is imported
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[name] = str(args.threads)
-    sys.path.insert(0, str(REPO / "examples"))  # frog_dcgan.py is a script, not a package
-    import numpy as np
-    import frog_dcgan
     import minigan
 
     minigan.set_backend("numpy")
@@ -62,13 +78,7 @@ def main(argv=None):
     for name, (preset, changes) in CANDIDATES.items():
         if args.only and name not in args.only:
             continue
-        config = {**frog_dcgan.PRESETS[preset], **changes, "seed": 0, "class": 6}
-        g, d, gan, augment = frog_dcgan.build_models(config)
-        batch = config["batch_size"]
-        real = minigan.backend.asarray(np.random.default_rng(0).uniform(-1, 1, (8 * batch, 32, 32, 3)).astype("float32"))
-        cursor = minigan.training.BatchCursor(len(real), batch)
-        step = frog_dcgan.gan_step(g, d, gan, augment, real, cursor, config, frog_dcgan.BookPictures(config, None))
-        step(0)  # warm-up: first-call allocations
+        step, g, d = build_step(preset, changes)
         runs[name] = (step, g.count_params(), d.count_params(), [])
     for k in range(args.steps):
         for step, _, _, times in runs.values():

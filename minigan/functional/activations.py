@@ -23,9 +23,9 @@ class LeakyReLU(Function):
 
     Written as y = slope * x with slope = m + (1 - m) alpha, m = 1.0 where x > 0 else 0.0: the slope is
     exactly 1 or alpha, so y is where(x > 0, x, alpha x) to the bit (signed zeros, inf and NaN too:
-    tests/test_ops.py). Not ``where``: on a CPU, NumPy's ``where`` over a random sign pattern costs
-    ~4 ns an element (a mispredicted branch each), three times these four passes; it was a tenth of the
-    cpu preset's step (docs/benchmarks.md). Backward makes the slope again from x, which the graph
+    tests/test_ops.py). Not ``where``: on a CPU, NumPy's ``where`` over a random sign pattern costs a
+    mispredicted branch about every other element, and forward plus backward took ~7 times as long as
+    these passes; it was a tenth of the cpu preset's step (benchmarks/activation_bench.py). Backward makes the slope again from x, which the graph
     holds anyway: keeping it from forward holds one more array per layer, and measured slower.
     """
 
