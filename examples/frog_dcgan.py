@@ -120,7 +120,7 @@ def build_models(config):
 def gan_step(generator, discriminator, gan, augment, images, cursor, config, pictures):
     """The step function of the Trainer: train D once, then G once; returns the step's log record. The
     step's first fake and real image go to ``pictures`` (BookPictures), for the book's two pictures."""
-    batch_size, latent_dim = config["batch_size"], config["latent_dim"]
+    batch_size, latent_dim, real = config["batch_size"], config["latent_dim"], config.get("real_label", 0.0)
     xp = minigan.backend.array_module()
     see = (lambda x: augment(x, training=True).data) if augment else (lambda x: x)  # what D is shown
     batch_norm = bool(training.batch_normalization_layers(generator))
@@ -138,13 +138,13 @@ def gan_step(generator, discriminator, gan, augment, images, cursor, config, pic
             generated_images = generator(random_latent_vectors, training=batch_norm).data
         # What D makes of this batch before learning from it (no dropout): logged as D(G(z)) and D(x)
         predictions = minigan.to_numpy(discriminator.predict(xp.concatenate([generated_images, real_images])))
-        # Train the discriminator: fake = 1, real = 0 (the book's labels), plus label noise
+        # Train the discriminator: fake = 1, real = 0 (the book's labels; real_label smooths it), plus label noise
         noisy = lambda value, n: value + 0.05 * minigan.random.uniform((n, 1))
         if config.get("separate_batches"):  # one batch of each kind: batch normalisation sees one kind at a time
             d_loss = (discriminator.train_on_batch(see(generated_images), noisy(1.0, batch_size)) +
-                      discriminator.train_on_batch(see(real_images), noisy(0.0, batch_size))) / 2
+                      discriminator.train_on_batch(see(real_images), noisy(real, batch_size))) / 2
         else:  # the book: one combined batch
-            labels = xp.concatenate([noisy(1.0, batch_size), noisy(0.0, batch_size)])
+            labels = xp.concatenate([noisy(1.0, batch_size), noisy(real, batch_size)])
             d_loss = discriminator.train_on_batch(see(xp.concatenate([generated_images, real_images])), labels)
         # Sample random points in the latent space, claim that all of them are real images (label 0), and
         # train the generator through the gan model (the discriminator is frozen there)

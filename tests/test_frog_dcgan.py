@@ -232,6 +232,29 @@ def test_the_fixed_noise_grid_is_predicted_once_per_save(frog, tmp_path, monkeyp
     assert all("grid_diversity" in row for row in records(tmp_path / "run"))
 
 
+@pytest.mark.parametrize("preset", ["test-tiny", "test-tiny-dcgan"])  # one combined batch; separate batches
+@pytest.mark.parametrize("real_label", [None, 0.1])
+def test_d_learns_fake_1_and_real_0_or_the_smoothed_real_label(frog, tmp_path, monkeypatch, preset, real_label):
+    import minigan
+    if real_label is not None:
+        frog.PRESETS[preset] = {**frog.PRESETS[preset], "real_label": real_label}
+    train_on_batch, labels = minigan.models.Model.train_on_batch, []
+
+    def recording(model, x, y):
+        if model.name == "discriminator":
+            labels.append(minigan.to_numpy(y).ravel())
+        return train_on_batch(model, x, y)
+
+    monkeypatch.setattr(minigan.models.Model, "train_on_batch", recording)
+    assert frog.main(["--dry-run", "--preset", preset, "--out", str(tmp_path / "run"), "--iterations", "2"]) == 0
+    batch, real = frog.PRESETS[preset]["batch_size"], real_label or 0.0
+    fakes = np.concatenate([y[:batch] for y in labels[::2]] if preset == "test-tiny-dcgan" else [y[:batch] for y in labels])
+    reals = np.concatenate(labels[1::2] if preset == "test-tiny-dcgan" else [y[batch:] for y in labels])
+    assert len(fakes) == len(reals) == 2 * batch  # two steps
+    # the book's label noise: + 0.05 U[0, 1) on both kinds
+    assert np.all((fakes >= 1.0) & (fakes < 1.05)) and np.all((reals >= real) & (reals < real + 0.05))
+
+
 def test_random_flip_mirrors_about_half_and_changes_nothing_else(frog):
     import minigan
     minigan.random.seed(3)
