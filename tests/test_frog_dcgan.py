@@ -248,8 +248,10 @@ def test_d_learns_fake_1_and_real_0_or_the_smoothed_real_label(frog, tmp_path, m
     monkeypatch.setattr(minigan.models.Model, "train_on_batch", recording)
     assert frog.main(["--dry-run", "--preset", preset, "--out", str(tmp_path / "run"), "--iterations", "2"]) == 0
     batch, real = frog.PRESETS[preset]["batch_size"], real_label or 0.0
-    fakes = np.concatenate([y[:batch] for y in labels[::2]] if preset == "test-tiny-dcgan" else [y[:batch] for y in labels])
-    reals = np.concatenate(labels[1::2] if preset == "test-tiny-dcgan" else [y[batch:] for y in labels])
+    if frog.PRESETS[preset].get("separate_batches"):  # D's calls alternate: the fakes, then the reals
+        fakes, reals = np.concatenate(labels[::2]), np.concatenate(labels[1::2])
+    else:  # one call a step: the fakes first, then the reals
+        fakes, reals = np.concatenate([y[:batch] for y in labels]), np.concatenate([y[batch:] for y in labels])
     assert len(fakes) == len(reals) == 2 * batch  # two steps
     # the book's label noise: + 0.05 U[0, 1) on both kinds
     assert np.all((fakes >= 1.0) & (fakes < 1.05)) and np.all((reals >= real) & (reals < real + 0.05))
